@@ -1,0 +1,3 @@
+//! The placement solver (to be written).
+
+pub mod simulate;
