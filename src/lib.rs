@@ -24,6 +24,7 @@ pub mod membership;
 pub mod node;
 pub mod policy;
 pub mod quorum;
+pub mod rng;
 pub mod score;
 pub mod sim;
 pub mod time;
