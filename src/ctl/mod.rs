@@ -4,5 +4,7 @@
 //! shared with the core, which answers requests). The client and server ends
 //! that touch the unix socket live beside it.
 
-pub mod proto;
 pub mod cli;
+pub mod client;
+pub mod proto;
+pub mod render;
