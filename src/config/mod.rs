@@ -12,10 +12,17 @@
 //! the CLI and daemon call; the pure core receives a `Config` value.
 
 pub mod cli;
+mod raw;
+mod read;
+mod report;
+mod suggest;
+mod validate;
+
+pub use validate::rule_matches;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::score::Score;
 use crate::time::Duration;
@@ -180,7 +187,10 @@ pub enum Agent {
     /// `systemd:UNIT`
     Systemd(String),
     /// `ocf:PROVIDER:TYPE`
-    Ocf { provider: String, kind: String },
+    Ocf {
+        provider: String,
+        kind: String,
+    },
     /// `lsb:NAME`
     Lsb(String),
 }
@@ -337,7 +347,9 @@ impl Config {
 
     /// The group that holds primitive `id`, if any.
     pub fn group_of(&self, id: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.resources.iter().any(|m| m == id))
+        self.groups
+            .iter()
+            .find(|g| g.resources.iter().any(|m| m == id))
     }
 
     /// The clone that wraps primitive or group `id`, if any.
@@ -357,13 +369,18 @@ impl Config {
         if let Some(g) = group {
             chain.push(&g.meta);
         }
-        let clone = self.clone_of(id).or_else(|| group.and_then(|g| self.clone_of(&g.id)));
+        let clone = self
+            .clone_of(id)
+            .or_else(|| group.and_then(|g| self.clone_of(&g.id)));
         if let Some(c) = clone {
             chain.push(&c.meta);
         }
         let d = &self.defaults;
         EffectiveMeta {
-            stickiness: chain.iter().find_map(|m| m.stickiness).unwrap_or(d.stickiness),
+            stickiness: chain
+                .iter()
+                .find_map(|m| m.stickiness)
+                .unwrap_or(d.stickiness),
             migration_threshold: chain
                 .iter()
                 .find_map(|m| m.migration_threshold)
@@ -424,7 +441,11 @@ impl std::fmt::Display for Diagnostic {
         if self.line == 0 {
             write!(f, "{level}: {}: {}", self.file, self.message)?;
         } else {
-            write!(f, "{level}: {}:{}:{}: {}", self.file, self.line, self.col, self.message)?;
+            write!(
+                f,
+                "{level}: {}:{}:{}: {}",
+                self.file, self.line, self.col, self.message
+            )?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
@@ -441,15 +462,71 @@ pub struct Loaded {
 }
 
 /// Parses and validates config text. `file` names the source in messages.
-/// On failure returns every diagnostic found (errors and warnings).
+/// On failure returns every diagnostic found (errors and warnings), sorted
+/// by position.
 pub fn parse(text: &str, file: &str) -> Result<Loaded, Vec<Diagnostic>> {
-    let _ = text;
-    Err(vec![Diagnostic {
-        severity: Severity::Error,
-        file: file.to_string(),
-        line: 0,
-        col: 0,
-        message: "the config loader is not written yet".to_string(),
-        hint: None,
-    }])
+    let mut report = report::Report::new(file, text);
+    let (root, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        // A broken tree makes every later check guess; report syntax only.
+        for e in &syntax_errors {
+            report.error(
+                e.span().unwrap_or(0..0),
+                format!("TOML syntax: {}", e.message().trim()),
+                Some(String::from("see https://toml.io for the syntax")),
+            );
+        }
+        return Err(sorted(report.diagnostics));
+    }
+    let raw = raw::read(&mut report, root.get_ref());
+    let config = validate::validate(&mut report, raw, *blake3::hash(text.as_bytes()).as_bytes());
+    if report.has_errors() {
+        Err(sorted(report.diagnostics))
+    } else {
+        Ok(Loaded {
+            config,
+            warnings: sorted(report.diagnostics),
+        })
+    }
 }
+
+fn sorted(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics.sort_by_key(|d| (d.line, d.col));
+    diagnostics
+}
+
+/// Reads and parses a config file. An unreadable file is one diagnostic
+/// naming the path and the reason.
+pub fn load_file(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        vec![Diagnostic {
+            severity: Severity::Error,
+            file: name.clone(),
+            line: 0,
+            col: 0,
+            message: format!("cannot read the config: {e}"),
+            hint: Some(match e.kind() {
+                std::io::ErrorKind::NotFound => String::from("pass the config with -c FILE"),
+                _ => String::from("check the path and its permissions"),
+            }),
+        }]
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(&text, &name),
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let mut report = report::Report::new(&name, &text);
+            report.error(
+                offset..offset,
+                "the config is not valid UTF-8",
+                Some(String::from("save the file as UTF-8")),
+            );
+            Err(report.diagnostics)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
