@@ -10,10 +10,43 @@
 //! `new`. The node never opens a socket, reads a clock, spawns a process or
 //! touches a file: transmits, agent actions, fence requests and state to
 //! persist are values the caller carries out.
+//!
+//! How it decides, every tick (one heartbeat interval):
+//! 1. membership -> quorum -> DC choice ([`ring`], `quorum`).
+//! 2. Authority: a node may keep resources only while it is quorate and
+//!    holds a fresh lease from its DC (a command received within the lease;
+//!    the DC itself needs only quorum). Without authority it stops its
+//!    resources per `no_quorum_policy`; with a `[watchdog]`, if anything is
+//!    still active half a watchdog timeout after authority was lost, it
+//!    stops feeding the watchdog, so the board resets it within another
+//!    watchdog timeout (self-fencing).
+//! 3. The acting DC (quorate, named by all its members) collects every
+//!    member's report, treats every configured node outside its membership
+//!    as `unclean` until fenced (a device confirmed `Ok`) or, with only a
+//!    watchdog, until twice the watchdog timeout has passed, and only then
+//!    lets placement start anything. It issues start/stops to members and
+//!    re-sends them until their results come back in reports.
+//! 4. Members run what the DC asks, monitor what runs, and report.
+//!
+//! Messages other than heartbeats are level-triggered (see [`msg`]).
 
-use crate::config::{Config, NodeId};
-use crate::ctl::proto::{Request, Response, Status};
+pub mod msg;
+pub mod place;
+mod ring;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::cib::{Cib, ConstraintKind, ResourceState, Role, RuntimeConstraint};
+use crate::config::{Config, NoQuorumPolicy, NodeId};
+use crate::ctl::proto::{
+    Failure, LinkStatus, NodeRole, NodeStatus, QuorumStatus, Request, ResourceStatus, Response,
+    Status,
+};
+use crate::quorum::{QuorumState, Votequorum};
 use crate::time::{Duration, Instant};
+use crate::wire::Kind;
+use msg::{Command, Fragment, Msg, Reassembly, RemoteAction, Report};
+use ring::{Ring, RingEvent};
 
 /// A datagram to send on heartbeat link `link`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,14 +80,25 @@ pub struct Action {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ActionKind {
-    Start { resource: String },
-    Stop { resource: String },
+    Start {
+        resource: String,
+    },
+    Stop {
+        resource: String,
+    },
     /// One run of a monitor; recurring monitors are re-issued by the node.
-    Monitor { resource: String },
+    Monitor {
+        resource: String,
+    },
     /// A one-shot monitor to learn the current state (after start-up).
-    Probe { resource: String },
-    /// Fence `target` through the configured devices, in level order.
-    Fence { target: String },
+    Probe {
+        resource: String,
+    },
+    /// Fence `target` through the configured devices, in level order. The
+    /// node has already waited the device's `delay` before issuing it.
+    Fence {
+        target: String,
+    },
 }
 
 /// The result of an action, as OCF defines it.
@@ -70,6 +114,18 @@ pub enum Outcome {
     Timeout,
 }
 
+impl Outcome {
+    fn rc(&self) -> i32 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::NotRunning => 7,
+            Outcome::Failed { rc, .. } => *rc,
+            // pacemaker shows a timed-out operation with its own code.
+            Outcome::Timeout => 198,
+        }
+    }
+}
+
 /// Something worth logging or showing; the daemon logs it with `log`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
@@ -77,10 +133,145 @@ pub struct Event {
     pub message: String,
 }
 
+/// A start or stop the DC issued, recorded for the simulator's checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issued {
+    pub target: NodeId,
+    pub resource: String,
+    pub start: bool,
+    /// Whether the issuing node was the acting DC and quorate at the time.
+    pub acting_dc: bool,
+    pub quorate: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct LocalResource {
+    state: ResourceState,
+    busy: Option<ActionId>,
+    next_monitor: Option<Instant>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Job {
+    Start,
+    Stop,
+    Monitor,
+    Probe,
+    Fence(NodeId),
+}
+
+#[derive(Clone, Debug)]
+struct Inflight {
+    resource: Option<String>,
+    job: Job,
+    /// The DC's action id, when the DC asked for it.
+    remote: Option<u64>,
+}
+
+/// What the DC knows about one member from its reports.
+#[derive(Clone, Debug, Default)]
+struct MemberInfo {
+    incarnation: u64,
+    seq: u64,
+    probed: bool,
+    leaving: bool,
+    hash: [u8; 32],
+    cib_key: crate::cib::CibKey,
+    states: BTreeMap<String, ResourceState>,
+    failures_ack: u64,
+    requests_ack: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    node: NodeId,
+    resource: String,
+    start: bool,
+    timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+struct Unclean {
+    since: Instant,
+    /// When the fence may be issued (after the device delay).
+    fence_at: Instant,
+    fencing: bool,
+    /// Fence even while a member (a failed stop, `ha fence`).
+    force: bool,
+}
+
+/// The state of this node's reign as DC; dropped when it stops acting.
+#[derive(Clone, Debug)]
+struct Reign {
+    token: u64,
+    members: BTreeSet<NodeId>,
+    reports: BTreeMap<NodeId, MemberInfo>,
+    outstanding: BTreeMap<u64, Pending>,
+    unclean: BTreeMap<NodeId, Unclean>,
+    /// Nodes confirmed to run nothing: fenced, waited out, or left cleanly.
+    gone: BTreeSet<NodeId>,
+    left: BTreeSet<NodeId>,
+    restart: BTreeSet<String>,
+    next_id: u64,
+    cib_sent: BTreeMap<NodeId, Instant>,
+}
+
 /// One node's view of the cluster. Performs no I/O.
 pub struct Node {
     config: Config,
     local: NodeId,
+    name: String,
+    incarnation: u64,
+    ring: Ring,
+    quorum: Votequorum,
+    qs: QuorumState,
+    cib: Cib,
+    lrm: BTreeMap<String, LocalResource>,
+    next_action: u64,
+    inflight: BTreeMap<ActionId, Inflight>,
+    // Following a DC.
+    dc_ident: Option<(NodeId, u64)>,
+    dc_token: u64,
+    dc_hash: Option<[u8; 32]>,
+    last_command_at: Option<Instant>,
+    executed: BTreeMap<u64, Option<Outcome>>,
+    report_seq: u64,
+    report_acked: u64,
+    last_report: Option<Report>,
+    failures: Vec<(u64, String, String, i32)>,
+    failure_seq: u64,
+    requests: Vec<(u64, String)>,
+    request_seq: u64,
+    cib_pushed_at: Option<Instant>,
+    // Acting as DC.
+    reign: Option<Reign>,
+    reign_counter: u64,
+    // Authority and self-fencing.
+    last_authorized: Instant,
+    unauthorized_since: Option<Instant>,
+    watchdog_off: bool,
+    // Shutdown.
+    shutting_down: bool,
+    leave_sent: u32,
+    // Outputs.
+    transmits: VecDeque<Transmit>,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event>,
+    persist: Option<Vec<u8>>,
+    loopback: VecDeque<Msg>,
+    next_tick: Instant,
+    msg_id: u64,
+    reassembly: BTreeMap<NodeId, Reassembly>,
+    view: u64,
+    last_members: BTreeSet<NodeId>,
+    issued: Vec<Issued>,
+    unsafe_skip_fencing_wait: bool,
+    /// The latest `now` seen, for encoding state outside a handler.
+    now: Instant,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Node {
@@ -96,89 +287,1672 @@ impl Node {
         seed: u64,
         now: Instant,
     ) -> Node {
-        let _ = (incarnation, key, persisted, seed, now);
-        Node { config, local }
+        let _ = seed;
+        let name = config
+            .node_by_id(local)
+            .map(|n| n.name.clone())
+            .unwrap_or_default();
+        let mut events = VecDeque::new();
+        let cib = match persisted.map(|b| Cib::decode(b, now)) {
+            Some(Ok(mut cib)) => {
+                // Our own copy says nothing reliable about where resources
+                // run now; reports will tell.
+                cib.active.clear();
+                cib
+            }
+            Some(Err(e)) => {
+                events.push_back(Event {
+                    level: log::Level::Warn,
+                    message: format!("persisted state ignored: node={name} error={e}"),
+                });
+                Cib::default()
+            }
+            None => Cib::default(),
+        };
+        let mut node = Node {
+            ring: Ring::new(&config, local, incarnation, key),
+            quorum: Votequorum::from_config(&config),
+            qs: QuorumState::default(),
+            cib,
+            lrm: BTreeMap::new(),
+            next_action: 1,
+            inflight: BTreeMap::new(),
+            dc_ident: None,
+            dc_token: 0,
+            dc_hash: None,
+            last_command_at: None,
+            executed: BTreeMap::new(),
+            report_seq: 0,
+            report_acked: 0,
+            last_report: None,
+            failures: Vec::new(),
+            failure_seq: 0,
+            requests: Vec::new(),
+            request_seq: 0,
+            cib_pushed_at: None,
+            reign: None,
+            reign_counter: 0,
+            last_authorized: now,
+            unauthorized_since: None,
+            watchdog_off: false,
+            shutting_down: false,
+            leave_sent: 0,
+            transmits: VecDeque::new(),
+            actions: VecDeque::new(),
+            events,
+            persist: None,
+            loopback: VecDeque::new(),
+            next_tick: now,
+            msg_id: 0,
+            reassembly: BTreeMap::new(),
+            view: 0,
+            last_members: BTreeSet::new(),
+            issued: Vec::new(),
+            unsafe_skip_fencing_wait: false,
+            now,
+            config,
+            local,
+            name,
+            incarnation,
+        };
+        node.probe_all();
+        node
+    }
+
+    /// TEST ONLY: recover a lost node's resources without waiting for
+    /// fencing. Exists so the simulator can show that its checker catches
+    /// the split brain this causes; nothing else may call it.
+    pub fn set_unsafe_skip_fencing_wait(&mut self, on: bool) {
+        self.unsafe_skip_fencing_wait = on;
+    }
+
+    fn event(&mut self, level: log::Level, message: String) {
+        self.events.push_back(Event {
+            level,
+            message: format!("{} node={}", message, self.name),
+        });
+    }
+
+    fn node_name(&self, id: NodeId) -> String {
+        self.config
+            .node_by_id(id)
+            .map(|n| n.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.config.node(name).map(|n| n.id)
+    }
+
+    fn probe_all(&mut self) {
+        let ids: Vec<String> = self.config.resources.iter().map(|r| r.id.clone()).collect();
+        for id in ids {
+            if !self.lrm.contains_key(&id) {
+                self.lrm.insert(id.clone(), LocalResource::default());
+                self.start_job(Job::Probe, Some(id), None);
+            }
+        }
+    }
+
+    fn op_timeout(&self, resource: &str, op: &str) -> Duration {
+        self.config
+            .resource(resource)
+            .and_then(|r| r.ops.iter().find(|o| o.name == op))
+            .map_or(self.config.defaults.op_timeout, |o| o.timeout)
+    }
+
+    fn monitor_interval(&self, resource: &str) -> Option<Duration> {
+        self.config
+            .resource(resource)
+            .and_then(|r| {
+                r.ops
+                    .iter()
+                    .find(|o| o.name == "monitor" && !o.interval.is_zero())
+            })
+            .map(|o| o.interval)
+    }
+
+    fn start_job(&mut self, job: Job, resource: Option<String>, remote: Option<u64>) -> ActionId {
+        let id = ActionId(self.next_action);
+        self.next_action += 1;
+        let (kind, timeout) = match (&job, &resource) {
+            (Job::Start, Some(r)) => (
+                ActionKind::Start {
+                    resource: r.clone(),
+                },
+                self.op_timeout(r, "start"),
+            ),
+            (Job::Stop, Some(r)) => (
+                ActionKind::Stop {
+                    resource: r.clone(),
+                },
+                self.op_timeout(r, "stop"),
+            ),
+            (Job::Monitor, Some(r)) => (
+                ActionKind::Monitor {
+                    resource: r.clone(),
+                },
+                self.op_timeout(r, "monitor"),
+            ),
+            (Job::Probe, Some(r)) => (
+                ActionKind::Probe {
+                    resource: r.clone(),
+                },
+                self.op_timeout(r, "monitor"),
+            ),
+            (Job::Fence(target), _) => (
+                ActionKind::Fence {
+                    target: self.node_name(*target),
+                },
+                self.config.defaults.op_timeout.saturating_mul(3),
+            ),
+            _ => unreachable!("a resource job without a resource"),
+        };
+        if let Some(r) = &resource {
+            let lr = self.lrm.entry(r.clone()).or_default();
+            lr.busy = Some(id);
+            match job {
+                Job::Start => lr.state = ResourceState::Starting,
+                Job::Stop => {
+                    if lr.state != ResourceState::StopFailed {
+                        lr.state = ResourceState::Stopping;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.inflight.insert(
+            id,
+            Inflight {
+                resource,
+                job,
+                remote,
+            },
+        );
+        self.actions.push_back(Action { id, kind, timeout });
+        id
     }
 
     /// A datagram arrived on heartbeat link `link`.
     pub fn handle_datagram(&mut self, now: Instant, link: usize, bytes: &[u8]) {
-        let _ = (now, link, bytes);
+        let Some((header, body)) = self.ring.handle_datagram(now, link, bytes) else {
+            return;
+        };
+        let Some(fragment) = Fragment::decode(&body) else {
+            self.ring.count_malformed();
+            return;
+        };
+        let whole = self
+            .reassembly
+            .entry(header.sender)
+            .or_default()
+            .add(fragment);
+        if let Some(bytes) = whole {
+            match Msg::decode(&bytes) {
+                Some(m) => self.on_msg(now, header.sender, header.incarnation, m),
+                None => self.ring.count_malformed(),
+            }
+        }
+        self.flush_loopback(now);
     }
 
     /// The earliest deadline from `poll_timeout` has passed (an early call
     /// does nothing).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
+        if now >= self.next_tick {
+            self.tick(now);
+        }
     }
 
     /// An action from `poll_action` finished.
     pub fn handle_action_done(&mut self, now: Instant, id: ActionId, outcome: Outcome) {
-        let _ = (now, id, outcome);
+        let Some(done) = self.inflight.remove(&id) else {
+            return;
+        };
+        if let Some(r) = &done.resource {
+            let monitor_interval = self.monitor_interval(r);
+            let Some(lr) = self.lrm.get_mut(r) else {
+                return;
+            };
+            if lr.busy == Some(id) {
+                lr.busy = None;
+            }
+            let ok = outcome == Outcome::Ok;
+            let (op, new_state) = match done.job {
+                Job::Start => (
+                    "start",
+                    if ok {
+                        ResourceState::Running
+                    } else {
+                        ResourceState::Failed
+                    },
+                ),
+                Job::Stop => (
+                    "stop",
+                    if ok {
+                        ResourceState::Stopped
+                    } else {
+                        ResourceState::StopFailed
+                    },
+                ),
+                Job::Monitor => (
+                    "monitor",
+                    match outcome {
+                        Outcome::Ok => ResourceState::Running,
+                        _ => ResourceState::Failed,
+                    },
+                ),
+                Job::Probe => (
+                    "probe",
+                    match outcome {
+                        Outcome::Ok => ResourceState::Running,
+                        Outcome::NotRunning => ResourceState::Stopped,
+                        _ => ResourceState::Failed,
+                    },
+                ),
+                Job::Fence(_) => ("fence", lr.state),
+            };
+            // A monitor result for a resource that meanwhile stopped is stale.
+            let stale_monitor = done.job == Job::Monitor && lr.state != ResourceState::Running;
+            if !stale_monitor {
+                lr.state = new_state;
+            }
+            lr.next_monitor = (lr.state == ResourceState::Running)
+                .then(|| now + monitor_interval.unwrap_or(Duration::ZERO))
+                .filter(|_| monitor_interval.is_some());
+            let failed_monitor = done.job == Job::Monitor && !ok && !stale_monitor;
+            if failed_monitor
+                || (done.job == Job::Probe
+                    && matches!(outcome, Outcome::Failed { .. } | Outcome::Timeout))
+            {
+                self.failure_seq += 1;
+                self.failures
+                    .push((self.failure_seq, r.clone(), op.to_string(), outcome.rc()));
+            }
+            if !ok && done.job != Job::Probe {
+                self.event(
+                    log::Level::Warn,
+                    format!("action failed: resource={r} op={op} rc={}", outcome.rc()),
+                );
+            }
+        }
+        if let Some(remote) = done.remote {
+            self.executed.insert(remote, Some(outcome.clone()));
+        }
+        if let Job::Fence(target) = done.job {
+            self.on_fence_done(now, target, outcome);
+        }
+        self.flush_loopback(now);
     }
 
+    fn on_fence_done(&mut self, now: Instant, target: NodeId, outcome: Outcome) {
+        let name = self.node_name(target);
+        let Some(reign) = self.reign.as_mut() else {
+            return;
+        };
+        let Some(u) = reign.unclean.get_mut(&target) else {
+            return;
+        };
+        u.fencing = false;
+        if outcome == Outcome::Ok {
+            self.event(log::Level::Warn, format!("fenced: target={name}"));
+            self.resolve_unclean(target);
+        } else {
+            u.fence_at = now + Duration::from_secs(1);
+            self.event(
+                log::Level::Error,
+                format!(
+                    "fencing failed, retrying: target={name} rc={}",
+                    outcome.rc()
+                ),
+            );
+        }
+    }
+
+    /// The node no longer runs anything: it was fenced, waited out, or left.
+    fn resolve_unclean(&mut self, target: NodeId) {
+        let name = self.node_name(target);
+        let Some(reign) = self.reign.as_mut() else {
+            return;
+        };
+        reign.unclean.remove(&target);
+        reign.gone.insert(target);
+        reign.reports.remove(&target);
+        reign.outstanding.retain(|_, p| p.node != target);
+        let stopped: BTreeMap<String, ResourceState> = self
+            .config
+            .resources
+            .iter()
+            .map(|r| (r.id.clone(), ResourceState::Stopped))
+            .collect();
+        if self.cib.set_active(&name, stopped) {
+            self.bump();
+        }
+    }
+
+    fn bump(&mut self) {
+        self.cib.bump(self.view, self.qs.quorate);
+        self.persist = Some(self.cib.encode(self.now));
+    }
+}
+
+// Membership, authority and the local resource manager.
+impl Node {
+    fn fencing_configured(&self) -> bool {
+        self.config.cluster.stonith_enabled
+            && (!self.config.fences.is_empty() || self.config.watchdog.is_some())
+    }
+
+    /// The fence delay for `target`: that of its first-level device.
+    fn fence_delay(&self, target: NodeId) -> Option<Duration> {
+        let name = self.node_name(target);
+        self.config
+            .fences
+            .iter()
+            .filter(|f| f.targets.contains(&name))
+            .min_by_key(|f| f.level)
+            .map(|f| f.delay)
+    }
+
+    /// How long a command from the DC keeps a member authorized. Bounded so
+    /// that, with a watchdog, a cut-off member has stopped or reset by the
+    /// time the DC recovers its resources (see docs/simulator.md).
+    fn lease(&self) -> Duration {
+        let timeout = self.config.heartbeat.timeout;
+        let lease = timeout.saturating_mul(2);
+        match &self.config.watchdog {
+            Some(w) => {
+                let cap = Duration::from_millis(
+                    (w.timeout.as_millis() / 2).saturating_sub(timeout.as_millis()),
+                );
+                Duration::from_millis(
+                    lease
+                        .as_millis()
+                        .min(cap.as_millis())
+                        .max(timeout.as_millis() / 2),
+                )
+            }
+            None => lease,
+        }
+    }
+
+    fn hash_ok(&self) -> bool {
+        self.dc_hash.is_none_or(|h| h == self.config.hash)
+    }
+
+    fn authorized(&self, now: Instant) -> bool {
+        if !self.qs.quorate || self.ring.listening(now) || self.shutting_down || !self.hash_ok() {
+            return false;
+        }
+        self.reign.is_some()
+            || self
+                .last_command_at
+                .is_some_and(|t| now.saturating_since(t) < self.lease())
+    }
+
+    fn anything_active(&self) -> bool {
+        self.lrm
+            .values()
+            .any(|l| !matches!(l.state, ResourceState::Stopped | ResourceState::Unknown))
+    }
+
+    fn tick(&mut self, now: Instant) {
+        self.now = now;
+        self.next_tick = now + self.config.heartbeat.interval;
+        if self.ring.tick(now) {
+            self.event(
+                log::Level::Warn,
+                "local stall detected, listening before acting".to_string(),
+            );
+        }
+        let members = self.ring.members(now);
+        self.qs = self.quorum.update(now, &members);
+        if self.quorum.poll_timeout().is_some_and(|t| t <= now) {
+            self.qs = self.quorum.handle_timeout(now);
+        }
+        if members != self.last_members {
+            self.view += 1;
+            let names: Vec<String> = members.iter().map(|m| self.node_name(*m)).collect();
+            self.event(
+                log::Level::Info,
+                format!(
+                    "membership: members={} quorate={} view={}",
+                    names.join(","),
+                    self.qs.quorate,
+                    self.view
+                ),
+            );
+            self.last_members = members.clone();
+        }
+        for link in 0..self.config.heartbeat.links.len().max(1) {
+            let bytes = self
+                .ring
+                .heartbeat(now, self.qs.quorate, self.view, self.config.hash);
+            self.transmits.push_back(Transmit {
+                link,
+                dest: Dest::All,
+                bytes,
+            });
+        }
+        while let Some(RingEvent::Restarted(peer)) = self.ring.events.pop_front() {
+            let name = self.node_name(peer);
+            self.event(log::Level::Info, format!("peer restarted: peer={name}"));
+            if let Some(reign) = self.reign.as_mut() {
+                reign.reports.remove(&peer);
+                reign.outstanding.retain(|_, p| p.node != peer);
+            }
+        }
+        // Reign: start or end acting as DC.
+        let acting = self.qs.quorate && self.ring.acting_dc(now) && !self.shutting_down;
+        match (acting, self.reign.is_some()) {
+            (true, false) => self.begin_reign(now, &members),
+            (false, true) => {
+                self.reign = None;
+                self.event(log::Level::Warn, "dc: stepping down".to_string());
+            }
+            _ => {}
+        }
+        self.local_duties(now);
+        if self.reign.is_some() {
+            self.dc_tick(now, &members);
+        } else {
+            self.send_report(now);
+        }
+        self.flush_loopback(now);
+    }
+
+    fn local_duties(&mut self, now: Instant) {
+        let authorized = self.authorized(now);
+        if authorized {
+            self.last_authorized = now;
+            self.unauthorized_since = None;
+        } else if self.unauthorized_since.is_none() {
+            self.unauthorized_since = Some(self.last_authorized);
+        }
+        let maintenance = self.cib.role(&self.name) == Role::Maintenance;
+        let policy = self.config.cluster.no_quorum_policy;
+        let must_stop = !authorized
+            && (self.shutting_down
+                || !self.hash_ok()
+                || matches!(policy, NoQuorumPolicy::Stop | NoQuorumPolicy::Suicide));
+        // Self-fencing: see the module docs.
+        if let (Some(w), Some(since)) = (&self.config.watchdog, self.unauthorized_since) {
+            let budget = if policy == NoQuorumPolicy::Suicide {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(w.timeout.as_millis() / 2)
+            };
+            if !self.watchdog_off
+                && now >= since + budget
+                && self.anything_active()
+                && self.fencing_configured()
+            {
+                self.watchdog_off = true;
+                self.event(
+                    log::Level::Error,
+                    "watchdog: resources still active without quorum, stop feeding".to_string(),
+                );
+            }
+        }
+        let ids: Vec<String> = self.lrm.keys().cloned().collect();
+        for r in ids {
+            let lr = &self.lrm[&r];
+            if lr.busy.is_some() {
+                continue;
+            }
+            if must_stop && matches!(lr.state, ResourceState::Running | ResourceState::Failed) {
+                self.start_job(Job::Stop, Some(r), None);
+                continue;
+            }
+            if !maintenance
+                && lr.state == ResourceState::Running
+                && lr.next_monitor.is_some_and(|t| t <= now)
+            {
+                self.start_job(Job::Monitor, Some(r), None);
+            }
+        }
+        if self.shutting_down
+            && !self.anything_active()
+            && self.inflight.is_empty()
+            && self.leave_sent < 3
+        {
+            self.leave_sent += 1;
+            let dc = self.ring.candidate(now);
+            if dc != self.local {
+                self.send_msg(now, dc, &Msg::Leave);
+            }
+        }
+    }
+
+    fn current_report(&self) -> Report {
+        Report {
+            view: self.dc_token,
+            seq: 0,
+            config_hash: self.config.hash,
+            cib_key: self.cib.key(),
+            probed: self.lrm.values().all(|l| l.state != ResourceState::Unknown),
+            leaving: self.shutting_down,
+            states: self.lrm.iter().map(|(r, l)| (r.clone(), l.state)).collect(),
+            results: self
+                .executed
+                .iter()
+                .filter_map(|(id, o)| o.clone().map(|o| (*id, o)))
+                .collect(),
+            failures: self.failures.clone(),
+            requests: self.requests.clone(),
+        }
+    }
+
+    /// The report with its sequence number bumped if anything changed.
+    fn next_report(&mut self) -> Report {
+        let mut report = self.current_report();
+        let changed = self.last_report.as_ref().is_none_or(|old| {
+            let mut old = old.clone();
+            old.seq = 0;
+            old != report
+        });
+        if changed {
+            self.report_seq += 1;
+        }
+        report.seq = self.report_seq;
+        self.last_report = Some(report.clone());
+        report
+    }
+
+    fn send_report(&mut self, now: Instant) {
+        let report = self.next_report();
+        let dc = self.ring.candidate(now);
+        if dc == self.local || self.dc_ident.is_none_or(|(d, _)| d != dc) {
+            return;
+        }
+        if report.seq > self.report_acked {
+            self.send_msg(now, dc, &Msg::Report(report));
+        }
+    }
+
+    fn send_msg(&mut self, now: Instant, to: NodeId, m: &Msg) {
+        if to == self.local {
+            self.loopback.push_back(m.clone());
+            return;
+        }
+        self.msg_id += 1;
+        let kind = match m {
+            Msg::Command(_) => Kind::REQUEST,
+            Msg::Cib(_) => Kind::STATE,
+            _ => Kind::REPLY,
+        };
+        let links = self.config.heartbeat.links.len().max(1);
+        let up: Vec<usize> = (0..links)
+            .filter(|l| self.ring.link_up(to, *l, now))
+            .collect();
+        let use_links = if up.is_empty() {
+            (0..links).collect()
+        } else {
+            up
+        };
+        for f in msg::split(self.msg_id, &m.encode()) {
+            let body = f.encode();
+            for &link in &use_links {
+                let bytes = self.ring.seal(kind, &body);
+                self.transmits.push_back(Transmit {
+                    link,
+                    dest: Dest::Node(to),
+                    bytes,
+                });
+            }
+        }
+    }
+
+    fn flush_loopback(&mut self, now: Instant) {
+        while let Some(m) = self.loopback.pop_front() {
+            self.on_msg(now, self.local, self.incarnation, m);
+        }
+    }
+
+    fn on_msg(&mut self, now: Instant, from: NodeId, incarnation: u64, m: Msg) {
+        self.now = now;
+        match m {
+            Msg::Command(c) => self.on_command(now, from, incarnation, c),
+            Msg::Report(r) => self.on_report(now, from, incarnation, r),
+            Msg::Cib(bytes) => {
+                let Ok(other) = Cib::decode(&bytes, now) else {
+                    self.ring.count_malformed();
+                    return;
+                };
+                let from_dc = from == self.ring.candidate(now)
+                    && self.dc_ident.is_some_and(|(d, _)| d == from);
+                if self.reign.is_some() {
+                    let mut other = other;
+                    // Where things run comes from reports, not from old copies.
+                    other.active = self.cib.active.clone();
+                    if self.cib.merge(other) {
+                        self.bump();
+                        self.event(
+                            log::Level::Info,
+                            "cib: adopted a newer copy from a member".to_string(),
+                        );
+                    }
+                } else if from_dc && self.cib.merge(other) {
+                    self.persist = Some(self.cib.encode(now));
+                }
+            }
+            Msg::Leave => {
+                if let Some(reign) = self.reign.as_mut() {
+                    reign.left.insert(from);
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, now: Instant, from: NodeId, incarnation: u64, c: Command) {
+        if from != self.ring.candidate(now) || !self.qs.quorate || self.ring.listening(now) {
+            return;
+        }
+        if self.dc_ident != Some((from, incarnation)) {
+            // A new DC: forget what the previous one asked for.
+            self.dc_ident = Some((from, incarnation));
+            self.executed.clear();
+            self.report_acked = 0;
+            let name = self.node_name(from);
+            self.event(log::Level::Info, format!("following dc: dc={name}"));
+        }
+        if c.view < self.dc_token {
+            return;
+        }
+        self.dc_token = c.view;
+        self.dc_hash = Some(c.config_hash);
+        self.last_command_at = Some(now);
+        self.report_acked = self.report_acked.max(c.report_ack);
+        self.failures.retain(|f| f.0 > c.failures_ack);
+        self.requests.retain(|r| r.0 > c.requests_ack);
+        if from != self.local
+            && self.cib.key() > c.cib_key
+            && self
+                .cib_pushed_at
+                .is_none_or(|t| now.saturating_since(t) >= Duration::from_secs(1))
+        {
+            self.cib_pushed_at = Some(now);
+            let bytes = self.cib.encode(now);
+            self.send_msg(now, from, &Msg::Cib(bytes));
+        }
+        let wanted: BTreeSet<u64> = c.actions.iter().map(|a| a.id).collect();
+        self.executed
+            .retain(|id, o| o.is_none() || wanted.contains(id));
+        if !self.hash_ok() || self.shutting_down {
+            return;
+        }
+        for a in c.actions {
+            if self.executed.contains_key(&a.id) {
+                continue;
+            }
+            let Some(lr) = self.lrm.get(&a.resource) else {
+                continue;
+            };
+            if lr.busy.is_some() {
+                continue;
+            }
+            self.executed.insert(a.id, None);
+            let job = if a.start { Job::Start } else { Job::Stop };
+            self.start_job(job, Some(a.resource), Some(a.id));
+        }
+        if from == self.local {
+            return;
+        }
+        // Answer at once so results travel back without waiting a tick.
+        self.send_report(now);
+    }
+}
+
+// The DC.
+impl Node {
+    fn begin_reign(&mut self, now: Instant, members: &BTreeSet<NodeId>) {
+        self.reign_counter += 1;
+        // Any node outside the membership may still run anything: it is
+        // unclean until fenced or waited out (pacemaker's startup fencing).
+        let unclean = self
+            .config
+            .nodes
+            .iter()
+            .filter(|n| !members.contains(&n.id))
+            .map(|n| {
+                (
+                    n.id,
+                    Unclean {
+                        since: now,
+                        fence_at: now,
+                        fencing: false,
+                        force: false,
+                    },
+                )
+            })
+            .collect();
+        self.reign = Some(Reign {
+            token: (self.incarnation << 24) | (self.reign_counter & 0xff_ffff),
+            members: members.clone(),
+            reports: BTreeMap::new(),
+            outstanding: BTreeMap::new(),
+            unclean,
+            gone: BTreeSet::new(),
+            left: BTreeSet::new(),
+            restart: BTreeSet::new(),
+            next_id: 1,
+            cib_sent: BTreeMap::new(),
+        });
+        let ids: Vec<NodeId> = self
+            .reign
+            .as_ref()
+            .map(|r| r.unclean.keys().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            self.schedule_fence(now, id);
+        }
+        self.event(
+            log::Level::Info,
+            format!("dc: taking over view={}", self.view),
+        );
+    }
+
+    fn schedule_fence(&mut self, now: Instant, id: NodeId) {
+        let delay = self.fence_delay(id).unwrap_or(Duration::ZERO);
+        if let Some(u) = self.reign.as_mut().and_then(|r| r.unclean.get_mut(&id)) {
+            u.fence_at = now + delay;
+        }
+    }
+
+    fn mark_unclean(&mut self, now: Instant, id: NodeId, force: bool) {
+        let Some(reign) = self.reign.as_mut() else {
+            return;
+        };
+        reign.gone.remove(&id);
+        reign.outstanding.retain(|_, p| p.node != id);
+        let entry = reign.unclean.entry(id).or_insert(Unclean {
+            since: now,
+            fence_at: now,
+            fencing: false,
+            force,
+        });
+        entry.force |= force;
+        self.schedule_fence(now, id);
+    }
+
+    fn on_report(&mut self, now: Instant, from: NodeId, incarnation: u64, r: Report) {
+        let Some(reign) = self.reign.as_mut() else {
+            return;
+        };
+        if r.view != reign.token || !reign.members.contains(&from) {
+            return;
+        }
+        let info = reign.reports.entry(from).or_default();
+        if info.incarnation != incarnation {
+            *info = MemberInfo {
+                incarnation,
+                ..MemberInfo::default()
+            };
+        } else if r.seq <= info.seq {
+            return;
+        }
+        info.seq = r.seq;
+        info.probed = r.probed;
+        info.leaving = r.leaving;
+        info.hash = r.config_hash;
+        info.cib_key = r.cib_key;
+        info.states = r.states.iter().cloned().collect();
+        let name = self.node_name(from);
+        let mut changed = false;
+        let mut stop_failed = false;
+        for (id, outcome) in &r.results {
+            let reign = self.reign.as_mut().expect("checked above");
+            let Some(p) = reign.outstanding.remove(id) else {
+                continue;
+            };
+            if p.node != from {
+                reign.outstanding.insert(*id, p);
+                continue;
+            }
+            if *outcome != Outcome::Ok {
+                let op = if p.start { "start" } else { "stop" };
+                self.cib
+                    .record_failure(&p.resource, &name, op, outcome.rc(), now);
+                if p.start {
+                    // pacemaker's start-failure-is-fatal: ban the node at once.
+                    if let Some(f) = self
+                        .cib
+                        .failcounts
+                        .get_mut(&(p.resource.clone(), name.clone()))
+                    {
+                        f.count = f.count.max(crate::score::INFINITY as u32);
+                    }
+                } else {
+                    stop_failed = true;
+                }
+                changed = true;
+            }
+        }
+        let reign = self.reign.as_mut().expect("checked above");
+        let info = reign.reports.get_mut(&from).expect("inserted above");
+        let failures: Vec<_> = r
+            .failures
+            .iter()
+            .filter(|f| f.0 > info.failures_ack)
+            .cloned()
+            .collect();
+        info.failures_ack = info
+            .failures_ack
+            .max(r.failures.iter().map(|f| f.0).max().unwrap_or(0));
+        let requests: Vec<_> = r
+            .requests
+            .iter()
+            .filter(|q| q.0 > info.requests_ack)
+            .cloned()
+            .collect();
+        info.requests_ack = info
+            .requests_ack
+            .max(r.requests.iter().map(|q| q.0).max().unwrap_or(0));
+        let was_unclean = reign.unclean.get(&from).is_some_and(|u| !u.force);
+        if was_unclean {
+            // A fresh report from a member is the truth about it.
+            reign.unclean.remove(&from);
+        }
+        for (_, res, op, rc) in failures {
+            self.cib.record_failure(&res, &name, &op, rc, now);
+            changed = true;
+        }
+        for (_, text) in requests {
+            if let Ok(req) = serde_json::from_str::<Request>(&text) {
+                let _ = self.apply_request(now, req);
+            }
+        }
+        if stop_failed
+            || r.states
+                .iter()
+                .any(|(_, s)| *s == ResourceState::StopFailed)
+        {
+            if self.fencing_configured() {
+                let already = self
+                    .reign
+                    .as_ref()
+                    .is_some_and(|g| g.unclean.contains_key(&from));
+                if !already {
+                    self.event(
+                        log::Level::Error,
+                        format!("stop failed, fencing: target={name}"),
+                    );
+                    self.mark_unclean(now, from, true);
+                }
+            }
+        }
+        if changed {
+            self.bump();
+        }
+    }
+
+    fn dc_tick(&mut self, now: Instant, members: &BTreeSet<NodeId>) {
+        let Some(mut reign) = self.reign.take() else {
+            return;
+        };
+        // Membership changes within the reign.
+        let lost: Vec<NodeId> = reign.members.difference(members).copied().collect();
+        for x in &reign.members.clone() {
+            if !members.contains(x) {
+                reign.reports.remove(x);
+                reign.outstanding.retain(|_, p| p.node != *x);
+            }
+        }
+        for x in members {
+            if !reign.members.contains(x) {
+                reign.gone.remove(x);
+                reign.left.remove(x);
+            }
+        }
+        reign.members = members.clone();
+        self.reign = Some(reign);
+        for x in lost {
+            let left = self
+                .reign
+                .as_ref()
+                .is_some_and(|r| r.left.contains(&x) || r.gone.contains(&x));
+            let name = self.node_name(x);
+            if left {
+                self.event(log::Level::Info, format!("peer left cleanly: peer={name}"));
+                self.resolve_unclean(x);
+            } else {
+                self.event(log::Level::Warn, format!("peer lost, unclean: peer={name}"));
+                self.mark_unclean(now, x, false);
+            }
+        }
+        // Our own report, processed as any other.
+        let mut own = self.next_report();
+        own.view = self.reign.as_ref().map_or(0, |r| r.token);
+        self.dc_token = own.view;
+        self.last_command_at = Some(now);
+        self.dc_ident = Some((self.local, self.incarnation));
+        self.dc_hash = Some(self.config.hash);
+        let own_seq = own.seq;
+        if let Some(info) = self
+            .reign
+            .as_mut()
+            .and_then(|r| r.reports.get_mut(&self.local))
+        {
+            if info.seq >= own_seq {
+                info.seq = own_seq.saturating_sub(1);
+            }
+        }
+        self.on_report(now, self.local, self.incarnation, own);
+        self.fence_unclean(now);
+        // Failures and runtime constraints that lapsed.
+        let config = &self.config;
+        if self
+            .cib
+            .expire(now, |r| config.effective_meta(r).failure_timeout)
+        {
+            self.bump();
+        }
+        // Where things run, from the reports.
+        let member_states: Vec<(String, BTreeMap<String, ResourceState>)> = self
+            .reign
+            .as_ref()
+            .map(|r| {
+                r.reports
+                    .iter()
+                    .map(|(n, i)| (self.node_name(*n), i.states.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut changed = false;
+        for (n, s) in member_states {
+            changed |= self.cib.set_active(&n, s);
+        }
+        if changed {
+            self.bump();
+        }
+        let ready = self.reign.as_ref().is_some_and(|r| {
+            members
+                .iter()
+                .all(|m| r.reports.get(m).is_some_and(|i| i.probed))
+        });
+        if ready {
+            self.plan(now);
+        }
+        self.send_commands(now);
+    }
+
+    fn fence_unclean(&mut self, now: Instant) {
+        let Some(reign) = self.reign.as_ref() else {
+            return;
+        };
+        let todo: Vec<(NodeId, Unclean)> =
+            reign.unclean.iter().map(|(n, u)| (*n, u.clone())).collect();
+        let members = reign.members.clone();
+        for (x, u) in todo {
+            if members.contains(&x) && !u.force {
+                continue;
+            }
+            if !self.fencing_configured() || self.unsafe_skip_fencing_wait {
+                self.resolve_unclean(x);
+                continue;
+            }
+            if let Some(w) = &self.config.watchdog {
+                if !members.contains(&x) && now >= u.since + w.timeout.saturating_mul(2) {
+                    let name = self.node_name(x);
+                    self.event(
+                        log::Level::Warn,
+                        format!("watchdog wait over, node presumed reset: target={name}"),
+                    );
+                    self.resolve_unclean(x);
+                    continue;
+                }
+            }
+            if self.fence_delay(x).is_some() && !u.fencing && now >= u.fence_at {
+                if let Some(e) = self.reign.as_mut().and_then(|r| r.unclean.get_mut(&x)) {
+                    e.fencing = true;
+                }
+                let name = self.node_name(x);
+                self.event(log::Level::Warn, format!("fencing: target={name}"));
+                self.start_job(Job::Fence(x), None, None);
+            }
+        }
+    }
+
+    fn issue(&mut self, target: NodeId, resource: &str, start: bool) {
+        let timeout = self.op_timeout(resource, if start { "start" } else { "stop" });
+        let acting_dc = self.ring.acting_dc(self.now);
+        let quorate = self.qs.quorate;
+        let Some(reign) = self.reign.as_mut() else {
+            return;
+        };
+        let id = reign.next_id;
+        reign.next_id += 1;
+        reign.outstanding.insert(
+            id,
+            Pending {
+                node: target,
+                resource: resource.to_string(),
+                start,
+                timeout,
+            },
+        );
+        self.issued.push(Issued {
+            target,
+            resource: resource.to_string(),
+            start,
+            acting_dc,
+            quorate,
+        });
+        let name = self.node_name(target);
+        let op = if start { "start" } else { "stop" };
+        self.event(
+            log::Level::Info,
+            format!("dc: {op} resource={resource} on={name}"),
+        );
+    }
+
+    fn plan(&mut self, now: Instant) {
+        let _ = now;
+        let Some(reign) = self.reign.clone() else {
+            return;
+        };
+        let eligible: BTreeSet<String> = reign
+            .members
+            .iter()
+            .filter(|m| {
+                let name = self.node_name(**m);
+                reign
+                    .reports
+                    .get(m)
+                    .is_some_and(|i| i.hash == self.config.hash && !i.leaving)
+                    && self.cib.role(&name) == Role::Online
+                    && !reign.unclean.contains_key(m)
+            })
+            .map(|m| self.node_name(*m))
+            .collect();
+        let state_of = |n: NodeId, r: &str| -> ResourceState {
+            reign
+                .reports
+                .get(&n)
+                .and_then(|i| i.states.get(r).copied())
+                .unwrap_or(ResourceState::Stopped)
+        };
+        let mut current: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (n, i) in &reign.reports {
+            for (r, s) in &i.states {
+                if matches!(s, ResourceState::Running | ResourceState::Starting) {
+                    current
+                        .entry(r.clone())
+                        .or_default()
+                        .insert(self.node_name(*n));
+                }
+            }
+        }
+        let target = place::place(&self.config, &self.cib, &eligible, &current);
+        let busy: BTreeSet<String> = reign
+            .outstanding
+            .values()
+            .map(|p| p.resource.clone())
+            .collect();
+        let any_unclean = !reign.unclean.is_empty();
+        let mut restart_done = Vec::new();
+        for unit in place::units(&self.config) {
+            for (i, r) in unit.members.iter().enumerate() {
+                if busy.contains(r) || !self.config.effective_meta(r).managed {
+                    continue;
+                }
+                let holders: BTreeMap<NodeId, ResourceState> = reign
+                    .reports
+                    .iter()
+                    .filter_map(|(n, info)| info.states.get(r).map(|s| (*n, *s)))
+                    .filter(|(_, s)| *s != ResourceState::Stopped)
+                    .collect();
+                let want = target.get(r).cloned().unwrap_or_default();
+                let restarting = reign.restart.contains(r);
+                if restarting && holders.is_empty() {
+                    restart_done.push(r.clone());
+                }
+                for (&h, &st) in &holders {
+                    let hname = self.node_name(h);
+                    if self.cib.role(&hname) == Role::Maintenance {
+                        continue;
+                    }
+                    if want.contains(&hname) && st == ResourceState::Running && !restarting {
+                        continue;
+                    }
+                    if !matches!(st, ResourceState::Running | ResourceState::Failed) {
+                        continue;
+                    }
+                    // A group stops in reverse: only once later members are down here.
+                    let later_up = unit.members[i + 1..]
+                        .iter()
+                        .any(|m| state_of(h, m) != ResourceState::Stopped || busy.contains(m));
+                    if later_up {
+                        continue;
+                    }
+                    self.issue(h, r, false);
+                }
+                if restarting || any_unclean {
+                    continue;
+                }
+                for t in &want {
+                    let Some(tid) = self.node_id(t) else { continue };
+                    if holders.contains_key(&tid) {
+                        continue;
+                    }
+                    match unit.clone_max {
+                        None if !holders.is_empty() => continue,
+                        Some(max) if holders.len() >= max => continue,
+                        _ => {}
+                    }
+                    if i > 0 {
+                        let prev = &unit.members[i - 1];
+                        if state_of(tid, prev) != ResourceState::Running || busy.contains(prev) {
+                            continue;
+                        }
+                    }
+                    self.issue(tid, r, true);
+                    break;
+                }
+            }
+        }
+        if let Some(reign) = self.reign.as_mut() {
+            for r in restart_done {
+                reign.restart.remove(&r);
+            }
+        }
+    }
+
+    fn send_commands(&mut self, now: Instant) {
+        let Some(reign) = self.reign.as_ref() else {
+            return;
+        };
+        let key = self.cib.key();
+        let mut out = Vec::new();
+        let mut cib_to = Vec::new();
+        for m in &reign.members {
+            let info = reign.reports.get(m);
+            let actions = reign
+                .outstanding
+                .iter()
+                .filter(|(_, p)| p.node == *m)
+                .map(|(id, p)| RemoteAction {
+                    id: *id,
+                    start: p.start,
+                    resource: p.resource.clone(),
+                    timeout_ms: p.timeout.as_millis(),
+                })
+                .collect();
+            out.push((
+                *m,
+                Command {
+                    view: reign.token,
+                    config_hash: self.config.hash,
+                    cib_key: key,
+                    report_ack: info.map_or(0, |i| i.seq),
+                    failures_ack: info.map_or(0, |i| i.failures_ack),
+                    requests_ack: info.map_or(0, |i| i.requests_ack),
+                    actions,
+                },
+            ));
+            let lagging = info.is_some_and(|i| i.cib_key < key);
+            let recently = reign
+                .cib_sent
+                .get(m)
+                .is_some_and(|t| now.saturating_since(*t) < Duration::from_millis(500));
+            if *m != self.local && lagging && !recently {
+                cib_to.push(*m);
+            }
+        }
+        for (m, c) in out {
+            self.send_msg(now, m, &Msg::Command(c));
+        }
+        if !cib_to.is_empty() {
+            let bytes = self.cib.encode(now);
+            for m in cib_to {
+                if let Some(r) = self.reign.as_mut() {
+                    r.cib_sent.insert(m, now);
+                }
+                self.send_msg(now, m, &Msg::Cib(bytes.clone()));
+            }
+        }
+    }
+
+    /// Applies an operator request on the DC.
+    fn apply_request(&mut self, now: Instant, request: Request) -> Result<String, String> {
+        let msg = match request {
+            Request::NodeRole { node, role } => {
+                let role = match role {
+                    NodeRole::Standby => Role::Standby,
+                    NodeRole::Maintenance => Role::Maintenance,
+                    NodeRole::Online | NodeRole::Ready => Role::Online,
+                };
+                self.cib.set_role(&node, role);
+                format!("node {node} is now {role:?}").to_lowercase()
+            }
+            Request::Move {
+                resource,
+                node,
+                lifetime_ms,
+            } => {
+                let expires = lifetime_ms.map(|ms| now + Duration::from_millis(ms));
+                self.cib.add_constraint(RuntimeConstraint {
+                    resource: resource.clone(),
+                    node: node.clone(),
+                    kind: ConstraintKind::Move,
+                    expires,
+                });
+                format!("moving {resource} to {node}")
+            }
+            Request::Ban { resource, node } => {
+                self.cib.add_constraint(RuntimeConstraint {
+                    resource: resource.clone(),
+                    node: node.clone(),
+                    kind: ConstraintKind::Ban,
+                    expires: None,
+                });
+                format!("banned {resource} from {node}")
+            }
+            Request::Clear { resource } => {
+                self.cib.clear(&resource);
+                format!("cleared constraints of {resource}")
+            }
+            Request::Cleanup { resource, node } => {
+                self.cib.cleanup(&resource, node.as_deref());
+                format!("cleaned up {resource}")
+            }
+            Request::TargetRole { resource, started } => {
+                self.cib.target_roles.insert(resource.clone(), started);
+                format!(
+                    "{resource} target role {}",
+                    if started { "started" } else { "stopped" }
+                )
+            }
+            Request::Restart { resource } => {
+                if let Some(r) = self.reign.as_mut() {
+                    r.restart.insert(resource.clone());
+                }
+                format!("restarting {resource}")
+            }
+            Request::Fence { node } => {
+                let Some(id) = self.node_id(&node) else {
+                    return Err(format!("no such node: {node}"));
+                };
+                if !self.fencing_configured() {
+                    return Err("no fence device or watchdog is configured".to_string());
+                }
+                self.mark_unclean(now, id, true);
+                format!("fencing {node}")
+            }
+            Request::Status | Request::Scores { .. } | Request::Reload => {
+                return Err("not a state change".to_string());
+            }
+        };
+        self.bump();
+        Ok(msg)
+    }
+
+    fn validate_request(&self, request: &Request) -> Result<(), String> {
+        let node_ok = |n: &str| {
+            self.config.node(n).map(|_| ()).ok_or_else(|| {
+                let known: Vec<&str> = self.config.nodes.iter().map(|n| n.name.as_str()).collect();
+                format!("no such node: {n} (known nodes: {})", known.join(", "))
+            })
+        };
+        let rsc_ok = |r: &str| {
+            let known = self.config.resource(r).is_some()
+                || self.config.groups.iter().any(|g| g.id == r)
+                || self.config.clones.iter().any(|c| c.id == r);
+            if known {
+                Ok(())
+            } else {
+                Err(format!("no such resource: {r}"))
+            }
+        };
+        match request {
+            Request::NodeRole { node, .. } | Request::Fence { node } => node_ok(node),
+            Request::Move { resource, node, .. } | Request::Ban { resource, node } => {
+                rsc_ok(resource)?;
+                node_ok(node)
+            }
+            Request::Cleanup { resource, node } => {
+                rsc_ok(resource)?;
+                node.as_deref().map_or(Ok(()), node_ok)
+            }
+            Request::Clear { resource }
+            | Request::TargetRole { resource, .. }
+            | Request::Restart { resource } => rsc_ok(resource),
+            _ => Ok(()),
+        }
+    }
+}
+
+// The public contract beyond the handlers above.
+impl Node {
     /// A control-socket request.
     pub fn handle_request(&mut self, now: Instant, request: Request) -> Response {
-        let _ = now;
+        self.now = now;
         match request {
-            Request::Status => Response::Status(Box::new(self.status(now))),
-            _ => Response::Error { message: "not supported yet".to_string() },
+            Request::Status => return Response::Status(Box::new(self.status(now))),
+            Request::Reload => {
+                return Response::Error {
+                    message: "reload is done by the daemon (ha reload / SIGHUP)".to_string(),
+                };
+            }
+            Request::Scores { resource } => {
+                let text = self.scores_text(resource.as_deref());
+                return Response::Scores { text };
+            }
+            _ => {}
         }
+        if let Err(message) = self.validate_request(&request) {
+            return Response::Error { message };
+        }
+        let response = if self.reign.is_some() {
+            match self.apply_request(now, request) {
+                Ok(message) => Response::Ok { message },
+                Err(message) => Response::Error { message },
+            }
+        } else if !self.qs.quorate {
+            Response::Error {
+                message: "this node has no quorum; run the command on a quorate node".to_string(),
+            }
+        } else {
+            self.request_seq += 1;
+            let text = serde_json::to_string(&request).unwrap_or_default();
+            self.requests.push((self.request_seq, text));
+            let dc = self.node_name(self.ring.candidate(now));
+            Response::Ok {
+                message: format!("submitted to the dc ({dc})"),
+            }
+        };
+        self.flush_loopback(now);
+        response
+    }
+
+    fn scores_text(&self, resource: Option<&str>) -> String {
+        let mut out = String::from(
+            "placement (built-in stand-in; allocation scores need the policy engine)\n",
+        );
+        let eligible: BTreeSet<String> = self
+            .last_members
+            .iter()
+            .map(|m| self.node_name(*m))
+            .filter(|n| self.cib.role(n) == Role::Online)
+            .collect();
+        let current: BTreeMap<String, BTreeSet<String>> = self
+            .config
+            .resources
+            .iter()
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    self.cib.active_on(&r.id).into_iter().collect(),
+                )
+            })
+            .collect();
+        for (r, nodes) in place::place(&self.config, &self.cib, &eligible, &current) {
+            if resource.is_none_or(|want| want == r) {
+                let list: Vec<&str> = nodes.iter().map(String::as_str).collect();
+                out.push_str(&format!(
+                    "{r}: {}\n",
+                    if list.is_empty() {
+                        "stopped".to_string()
+                    } else {
+                        list.join(", ")
+                    }
+                ));
+            }
+        }
+        out
     }
 
     /// The configuration changed (`ha reload`, SIGHUP); already validated.
     pub fn handle_reload(&mut self, now: Instant, config: Config) {
-        let _ = now;
+        self.now = now;
         self.config = config;
+        self.probe_all();
+        self.event(
+            log::Level::Info,
+            format!("config reloaded: hash={}", &hex(&self.config.hash)[..16]),
+        );
     }
 
     /// SIGTERM: stop local resources in order and tell the peers we leave.
     pub fn handle_shutdown(&mut self, now: Instant) {
-        let _ = now;
+        self.now = now;
+        if !self.shutting_down {
+            self.shutting_down = true;
+            self.event(
+                log::Level::Info,
+                "shutting down: stopping local resources".to_string(),
+            );
+        }
+        self.local_duties(now);
     }
 
     /// True once a requested shutdown has finished (resources stopped, peers told).
     pub fn is_shut_down(&self) -> bool {
-        true
+        self.shutting_down
+            && !self.anything_active()
+            && self.inflight.is_empty()
+            && (self.leave_sent > 0 || self.last_members.len() <= 1)
     }
 
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         let _ = now;
-        None
+        self.transmits.pop_front()
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
-        None
+        self.actions.pop_front()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        None
+        self.events.pop_front()
     }
 
     /// Replicated state to write to `state_dir` (atomically) before anything
     /// that depends on it is acted upon.
     pub fn poll_persist(&mut self) -> Option<Vec<u8>> {
-        None
+        self.persist.take()
     }
 
     /// The earliest armed timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        let q = self.quorum.poll_timeout();
+        Some(q.map_or(self.next_tick, |q| q.min(self.next_tick)))
     }
 
     /// Whether the watchdog may be fed now. False once this node has lost
     /// quorum and could not stop its resources in time (self-fencing).
     pub fn watchdog_may_feed(&self, now: Instant) -> bool {
         let _ = now;
-        true
+        !self.watchdog_off
+    }
+
+    /// Whether this node currently acts as DC (quorate, named by all members).
+    pub fn is_acting_dc(&self) -> bool {
+        self.reign.is_some()
+    }
+
+    /// The last quorum calculation.
+    pub fn quorum_state(&self) -> QuorumState {
+        self.qs
+    }
+
+    /// Starts and stops this node issued as DC since the last call.
+    pub fn take_issued(&mut self) -> Vec<Issued> {
+        std::mem::take(&mut self.issued)
+    }
+
+    /// The local resource states (what this node's agents last reported).
+    pub fn local_states(&self) -> BTreeMap<String, ResourceState> {
+        self.lrm.iter().map(|(r, l)| (r.clone(), l.state)).collect()
+    }
+
+    /// The replicated state as this node holds it.
+    pub fn cib(&self) -> &Cib {
+        &self.cib
     }
 
     /// The document behind `ha status`.
     pub fn status(&self, now: Instant) -> Status {
-        let _ = now;
+        let members = self.ring.members(now);
+        let heard = self.ring.heard(now);
+        let dc = if self.reign.is_some() {
+            Some(self.name.clone())
+        } else {
+            self.dc_ident
+                .filter(|(d, _)| {
+                    *d == self.ring.candidate(now)
+                        && self
+                            .last_command_at
+                            .is_some_and(|t| now.saturating_since(t) < self.lease())
+                })
+                .map(|(d, _)| self.node_name(d))
+        };
+        let nodes = self
+            .config
+            .nodes
+            .iter()
+            .map(|n| {
+                let unclean = self
+                    .reign
+                    .as_ref()
+                    .is_some_and(|r| r.unclean.contains_key(&n.id));
+                let state = if unclean {
+                    "unclean"
+                } else if members.contains(&n.id) {
+                    match self.cib.role(&n.name) {
+                        Role::Online => "online",
+                        Role::Standby => "standby",
+                        Role::Maintenance => "maintenance",
+                    }
+                } else if heard.contains(&n.id) {
+                    "pending"
+                } else {
+                    "offline"
+                };
+                let links = n
+                    .addrs
+                    .iter()
+                    .enumerate()
+                    .map(|(l, a)| LinkStatus {
+                        addr: a.to_string(),
+                        up: self.ring.link_up(n.id, l, now),
+                    })
+                    .collect();
+                NodeStatus {
+                    name: n.name.clone(),
+                    id: n.id,
+                    state: state.to_string(),
+                    links,
+                }
+            })
+            .collect();
+        let resources = self
+            .config
+            .resources
+            .iter()
+            .map(|r| {
+                let meta = self.config.effective_meta(&r.id);
+                let started = self
+                    .cib
+                    .target_roles
+                    .get(&r.id)
+                    .copied()
+                    .unwrap_or(meta.target_role == crate::config::TargetRole::Started);
+                let mut failcounts = BTreeMap::new();
+                let mut failures = Vec::new();
+                for ((res, node), f) in &self.cib.failcounts {
+                    if *res == r.id {
+                        failcounts.insert(node.clone(), f.count);
+                        failures.push(Failure {
+                            node: node.clone(),
+                            op: f.op.clone(),
+                            rc: f.rc,
+                            // The core has no wall clock: the age on this node's clock.
+                            at: format!("-{}", now.saturating_since(f.last_failure)),
+                        });
+                    }
+                }
+                let failed_on = self
+                    .cib
+                    .active
+                    .iter()
+                    .filter(|(_, s)| {
+                        matches!(
+                            s.get(&r.id),
+                            Some(ResourceState::Failed | ResourceState::StopFailed)
+                        )
+                    })
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                ResourceStatus {
+                    id: r.id.clone(),
+                    agent: agent_name(&r.agent),
+                    group: self.config.group_of(&r.id).map(|g| g.id.clone()),
+                    clone: self
+                        .config
+                        .clone_of(&r.id)
+                        .or_else(|| {
+                            self.config
+                                .group_of(&r.id)
+                                .and_then(|g| self.config.clone_of(&g.id))
+                        })
+                        .map(|c| c.id.clone()),
+                    target_role: if started { "started" } else { "stopped" }.to_string(),
+                    managed: meta.managed,
+                    active_on: self.cib.active_on(&r.id),
+                    failcounts,
+                    failed_on,
+                    failures,
+                }
+            })
+            .collect();
+        let mut warnings = Vec::new();
+        if !self.hash_ok() {
+            warnings.push(
+                "config differs from the dc's (config_hash mismatch): this node runs no resources"
+                    .to_string(),
+            );
+        }
+        if !self.config.cluster.stonith_enabled {
+            warnings.push(
+                "stonith_enabled = false: a lost node's resources are recovered without fencing"
+                    .to_string(),
+            );
+        } else if !self.fencing_configured() {
+            warnings.push(
+                "no [[fence]] device and no [watchdog]: lost nodes cannot be fenced".to_string(),
+            );
+        }
+        if self.watchdog_off {
+            warnings.push("watchdog no longer fed: this node will be reset".to_string());
+        }
         Status {
             cluster: self.config.cluster.name.clone(),
-            local_node: self.config.node_by_id(self.local).map(|n| n.name.clone()).unwrap_or_default(),
-            ..Status::default()
+            local_node: self.name.clone(),
+            dc,
+            quorum: QuorumStatus {
+                quorate: self.qs.quorate,
+                votes: self.qs.votes,
+                expected_votes: self.qs.expected_votes,
+            },
+            config_hash: hex(&self.config.hash),
+            epoch: self.cib.epoch,
+            nodes,
+            resources,
+            warnings,
+            drops: self.ring.drops(),
         }
+    }
+}
+
+fn agent_name(agent: &crate::config::Agent) -> String {
+    use crate::config::Agent;
+    match agent {
+        Agent::Vip => "vip".to_string(),
+        Agent::Filesystem => "filesystem".to_string(),
+        Agent::Nfs => "nfs".to_string(),
+        Agent::Systemd(u) => format!("systemd:{u}"),
+        Agent::Ocf { provider, kind } => format!("ocf:{provider}:{kind}"),
+        Agent::Lsb(n) => format!("lsb:{n}"),
     }
 }

@@ -1,0 +1,154 @@
+//! Placement used by the DC: one function, so switching to the full solver
+//! in `policy` is a one-line change in [`place`].
+//!
+//! This is a deliberately small stand-in for pacemaker's scheduler, enough
+//! for the simulator to exercise fail-over: a placement unit is a group (its
+//! members together, on one node) or a primitive outside any group; a clone
+//! runs its unit on up to `max` nodes. A unit goes to, in order of
+//! preference: the node of a runtime `move`, the node where it is already
+//! active (stickiness), the node with the highest config location score,
+//! then the first eligible node in name order. Nodes with a ban, a
+//! -INFINITY location, or a fail-count at the migration threshold are not
+//! eligible for it. Inputs: config, replicated state, eligible nodes,
+//! current holders. Output: the set of nodes each primitive should run on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::cib::{Cib, ConstraintKind};
+use crate::config::{Config, LocationTarget, TargetRole};
+use crate::score::Score;
+
+/// A placement unit: primitives that move together, in start order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unit {
+    pub id: String,
+    pub members: Vec<String>,
+    /// `Some(max)` for a clone: run on up to `max` nodes.
+    pub clone_max: Option<usize>,
+}
+
+/// The units of a config, in config order.
+pub fn units(config: &Config) -> Vec<Unit> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for r in &config.resources {
+        if seen.contains(&r.id) {
+            continue;
+        }
+        let group = config.group_of(&r.id);
+        let members: Vec<String> = match group {
+            Some(g) => g.resources.clone(),
+            None => vec![r.id.clone()],
+        };
+        let id = group.map_or(r.id.clone(), |g| g.id.clone());
+        let clone = config.clone_of(&id);
+        let clone_max = clone.map(|c| c.max.map_or(config.nodes.len(), |m| m as usize));
+        for m in &members {
+            seen.insert(m.clone());
+        }
+        out.push(Unit {
+            id: clone.map_or(id, |c| c.id.clone()),
+            members,
+            clone_max,
+        });
+    }
+    out
+}
+
+fn allowed(config: &Config, cib: &Cib, unit: &Unit, node: &str) -> bool {
+    let ids: Vec<&str> = std::iter::once(unit.id.as_str())
+        .chain(unit.members.iter().map(String::as_str))
+        .collect();
+    if cib.constraints.iter().any(|c| {
+        c.kind == ConstraintKind::Ban && c.node == node && ids.contains(&c.resource.as_str())
+    }) {
+        return false;
+    }
+    let mut score = Score::ZERO;
+    let mut located = false;
+    for l in &config.locations {
+        if ids.contains(&l.resource.as_str())
+            && matches!(&l.target, LocationTarget::Node(n) if n == node)
+        {
+            score += l.score;
+            located = true;
+        }
+    }
+    if score.is_minus_infinite() || (!config.cluster.symmetric && (!located || score.value() < 0)) {
+        return false;
+    }
+    unit.members.iter().all(|m| {
+        let threshold = config.effective_meta(m).migration_threshold;
+        threshold.is_infinite() || i64::from(cib.failcount(m, node)) < threshold.value().max(1)
+    })
+}
+
+fn location_score(config: &Config, unit: &Unit, node: &str) -> i64 {
+    let ids: Vec<&str> = std::iter::once(unit.id.as_str())
+        .chain(unit.members.iter().map(String::as_str))
+        .collect();
+    let mut score = Score::ZERO;
+    for l in &config.locations {
+        if ids.contains(&l.resource.as_str())
+            && matches!(&l.target, LocationTarget::Node(n) if n == node)
+        {
+            score += l.score;
+        }
+    }
+    score.value()
+}
+
+/// Where every primitive should run. `eligible` are the nodes that may run
+/// resources now (members, online, same config); `current` maps each
+/// primitive to the nodes where it is active.
+pub fn place(
+    config: &Config,
+    cib: &Cib,
+    eligible: &BTreeSet<String>,
+    current: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    for unit in units(config) {
+        let stopped = unit.members.iter().any(|m| {
+            let role = cib
+                .target_roles
+                .get(m)
+                .or_else(|| cib.target_roles.get(&unit.id))
+                .copied()
+                .unwrap_or(config.effective_meta(m).target_role == TargetRole::Started);
+            !role
+        });
+        let mut nodes: Vec<&String> = if stopped {
+            Vec::new()
+        } else {
+            eligible
+                .iter()
+                .filter(|n| allowed(config, cib, &unit, n))
+                .collect()
+        };
+        let moved = cib
+            .constraints
+            .iter()
+            .find(|c| {
+                c.kind == ConstraintKind::Move
+                    && (c.resource == unit.id || unit.members.contains(&c.resource))
+            })
+            .map(|c| c.node.clone());
+        let first = &unit.members[0];
+        let here = current.get(first).cloned().unwrap_or_default();
+        // Sort by preference; the sort is stable, so name order breaks ties.
+        nodes.sort_by_key(|n| {
+            (
+                std::cmp::Reverse(moved.as_deref() == Some(n.as_str())),
+                std::cmp::Reverse(here.contains(*n)),
+                std::cmp::Reverse(location_score(config, &unit, n)),
+            )
+        });
+        let take = unit.clone_max.unwrap_or(1);
+        let chosen: BTreeSet<String> = nodes.into_iter().take(take).cloned().collect();
+        for m in &unit.members {
+            out.insert(m.clone(), chosen.clone());
+        }
+    }
+    out
+}
