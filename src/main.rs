@@ -50,7 +50,16 @@ fn main() {
         Command::Status(a) => ctl::cli::status(a),
         Command::Check(a) => config::cli::check(a),
         Command::Keygen(a) => config::cli::keygen(a),
-        Command::Simulate(a) => policy::simulate::run(a),
+        Command::Simulate(a) => {
+            // The policy engine does no I/O: the state file and the wall
+            // clock (for failure_timeout) are handed to it from here.
+            let read = |path: &str| std::fs::read_to_string(path).map_err(|e| e.to_string());
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            policy::simulate::run(a, &read, now_ms)
+        }
         Command::Node(a) => ctl::cli::node(a),
         Command::Resource(a) => ctl::cli::resource(a),
         Command::Agents(a) => agents::run(a),

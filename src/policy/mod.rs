@@ -1,3 +1,152 @@
-//! The placement solver (to be written).
+//! The placement solver: where every resource should run, and why.
+//!
+//! Decides: for every primitive (group members one by one, clones as a set
+//! of nodes) the node(s) it should be active on, following the rules of
+//! "Pacemaker Explained" and the algorithm of pacemaker 2.1's scheduler
+//! (`pcmk__primitive_assign`, `pcmk__group_assign`, `pcmk__clone_assign`),
+//! so that a cluster converted from pacemaker makes the same decisions.
+//!
+//! Inputs: the validated [`Config`] and a [`ClusterState`] (node states,
+//! where resources are active, fail-counts, failed resources, runtime
+//! move/ban constraints, quorum, the wall-clock time for failure expiry).
+//! Output: a [`Placement`] with, for every resource and node, the final
+//! allocation score and the contributions that made it (location, stickiness,
+//! colocation, fail-count, ...), for `ha simulate --scores` and
+//! `ha resource scores`.
+//!
+//! Never does I/O, never reads a clock, never iterates a hash map: the same
+//! inputs always give the same placement. `transition::plan` turns a
+//! placement into actions.
 
+pub mod explain;
 pub mod simulate;
+mod solve;
+pub mod state;
+
+use std::collections::BTreeMap;
+
+use crate::config::Config;
+use crate::score::Score;
+
+pub use explain::{scores_text, summary_text};
+pub use state::{ClusterState, FailCount, NodeState, RuntimeConstraint, StateError};
+
+/// The target placement computed by [`place`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Placement {
+    /// Every primitive (group members one by one) and every clone (under
+    /// its clone id, instances merged) to the nodes it should be active on,
+    /// in config node order. An empty list means stopped.
+    pub assigned: BTreeMap<String, Vec<String>>,
+    /// Allocation scores, per resource, per node, in config node order.
+    /// Keys are primitive ids, group ids, clone ids and clone instances
+    /// (`ping:0`).
+    pub scores: BTreeMap<String, Vec<NodeScore>>,
+    /// Why a resource that should run got no node (for the text output).
+    pub stopped_reason: BTreeMap<String, String>,
+}
+
+/// One resource's allocation score on one node, with its contributions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeScore {
+    pub node: String,
+    /// The final score (pacemaker's "allocation score"). A node that was
+    /// never allowed (opt-in cluster without a location) shows -INFINITY.
+    pub score: Score,
+    /// False when the node can run no resources (offline, standby,
+    /// maintenance, unclean) whatever the score says.
+    pub available: bool,
+    /// What made the score, in the order it was applied.
+    pub contributions: Vec<Contribution>,
+}
+
+/// One term of a score: where it came from and how much it added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contribution {
+    /// Plain words: `location web-pref`, `stickiness`, `colocation with db`.
+    pub source: String,
+    pub delta: Score,
+}
+
+impl Placement {
+    /// The nodes `resource` (a primitive or clone id) should be active on.
+    pub fn nodes(&self, resource: &str) -> &[String] {
+        self.assigned
+            .get(resource)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+/// Computes the target placement of every resource in `config` given the
+/// current `state`. Pure and deterministic.
+pub fn place(config: &Config, state: &ClusterState) -> Placement {
+    let mut placement = solve::Solver::new(config, state).run();
+    apply_mandatory_orders(config, &mut placement);
+    placement
+}
+
+/// Like [`place`] but without score explanations (`Placement::scores` is
+/// empty): for callers that only need the nodes, such as the DC on every
+/// change, and the benchmark.
+pub fn place_nodes_only(config: &Config, state: &ClusterState) -> Placement {
+    let mut placement = solve::Solver::new(config, state)
+        .without_explanations()
+        .run();
+    apply_mandatory_orders(config, &mut placement);
+    placement
+}
+
+/// A mandatory `[[order]]` makes `then` unable to start unless `first`
+/// runs ("Pacemaker Explained", ordering constraints: kind=Mandatory, the
+/// then action is never initiated unless the first action completed), so
+/// a `then` whose `first` is stopped stays (or becomes) stopped. A group or
+/// clone as `first` counts as running when all its members have a node.
+fn apply_mandatory_orders(config: &Config, placement: &mut Placement) {
+    use crate::config::OrderKind;
+    let members = |id: &str| -> Vec<String> {
+        if config.clones.iter().any(|c| c.id == id) {
+            return vec![id.to_string()];
+        }
+        if let Some(g) = config.groups.iter().find(|g| g.id == id) {
+            if let Some(c) = config.clone_of(&g.id) {
+                return vec![c.id.clone()];
+            }
+            return g.resources.clone();
+        }
+        match config.clone_of(id) {
+            Some(c) => vec![c.id.clone()],
+            None => vec![id.to_string()],
+        }
+    };
+    // Chains (a then b then c) settle within as many rounds as orders.
+    for _ in 0..=config.orders.len() {
+        let mut changed = false;
+        for o in config
+            .orders
+            .iter()
+            .filter(|o| o.kind == OrderKind::Mandatory)
+        {
+            let first_runs = members(&o.first)
+                .iter()
+                .all(|m| !placement.nodes(m).is_empty());
+            if first_runs {
+                continue;
+            }
+            for m in members(&o.then) {
+                if let Some(nodes) = placement.assigned.get_mut(&m)
+                    && !nodes.is_empty()
+                {
+                    nodes.clear();
+                    placement
+                        .stopped_reason
+                        .insert(m.clone(), format!("order: {} must run first", o.first));
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
