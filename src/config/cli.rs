@@ -1,6 +1,18 @@
 //! `ha check` and `ha keygen`.
+//!
+//! `ha check` loads a config exactly as `ha run` would, prints every
+//! diagnostic to stderr and a one-line summary, and adds the checks that
+//! need this machine: the key file (a warning here, an error for `ha run`)
+//! and the programs external agents call (SPEC: check only warns, the
+//! config may be checked anywhere). Exit 0 valid, 2 on any error.
+//! `ha keygen` writes a fresh key; see [`super::key::write_key`].
+
+use std::path::{Path, PathBuf};
 
 use argh::FromArgs;
+
+use super::key::{KeygenError, key_file_warnings, write_key};
+use super::{Agent, Config, Diagnostic, Severity};
 
 /// Validate a config without running it (like crm_verify). Prints every
 /// problem as FILE:LINE:COL: message, with a hint. Exit 0 when valid
@@ -26,16 +38,144 @@ pub struct KeygenArgs {
     pub force: bool,
 }
 
-/// Runs `ha check`; returns the exit code.
-pub fn check(args: CheckArgs) -> i32 {
-    let _ = args;
-    eprintln!("ha check: not written yet");
-    1
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
-/// Runs `ha keygen`; returns the exit code.
+/// Runs `ha check`; returns the exit code.
+pub fn check(args: CheckArgs) -> i32 {
+    let file = args.config.as_str();
+    let loaded = match super::load_file(Path::new(file)) {
+        Ok(l) => l,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            let errors = diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            let warnings = diagnostics.len() - errors;
+            eprintln!(
+                "{file}: {}, {}",
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
+            return 2;
+        }
+    };
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let mut warnings = loaded.warnings;
+    warnings.extend(key_file_warnings(&loaded.config, file, &text));
+    warnings.extend(missing_programs(&loaded.config, file, &text));
+    warnings.sort_by_key(|d| (d.line, d.col));
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    let c = &loaded.config;
+    println!(
+        "{file}: ok ({}, {}, {})",
+        plural(c.nodes.len(), "node"),
+        plural(c.resources.len(), "resource"),
+        plural(warnings.len(), "warning")
+    );
+    0
+}
+
+/// The program an external agent runs, if it is not on this machine.
+fn missing_program(agent: &Agent) -> Option<(PathBuf, &'static str)> {
+    match agent {
+        Agent::Ocf { provider, kind } => {
+            let path = PathBuf::from(format!("/usr/lib/ocf/resource.d/{provider}/{kind}"));
+            (!path.exists())
+                .then_some((path, "install the resource-agents package that provides it"))
+        }
+        Agent::Lsb(name) => {
+            let path = PathBuf::from(format!("/etc/init.d/{name}"));
+            (!path.exists()).then_some((path, "install the init script, or use systemd:UNIT"))
+        }
+        Agent::Systemd(_) => {
+            let found = std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .chain(["/usr/bin", "/bin"].map(PathBuf::from))
+                .any(|d| d.join("systemctl").exists());
+            (!found).then_some((
+                PathBuf::from("systemctl"),
+                "systemd agents run systemctl; this machine has none",
+            ))
+        }
+        Agent::Vip | Agent::Filesystem | Agent::Nfs => None,
+    }
+}
+
+/// Warnings for external agents whose program is missing here, pointing at
+/// each resource's `agent` key.
+fn missing_programs(config: &Config, file: &str, text: &str) -> Vec<Diagnostic> {
+    let root = toml::de::DeTable::parse(text).ok();
+    let place = |id: &str| -> (usize, usize) {
+        let span = root.as_ref().and_then(|root| {
+            let resources = root.get_ref().get("resource")?.get_ref().as_table()?;
+            let resource = resources.get(id)?.get_ref().as_table()?;
+            let (key, _) = resource.get_key_value("agent")?;
+            Some(key.span())
+        });
+        span.map_or((0, 0), |s| {
+            super::report::Report::new(file, text).position(s.start)
+        })
+    };
+    let mut out = Vec::new();
+    for r in &config.resources {
+        if let Some((path, hint)) = missing_program(&r.agent) {
+            let (line, col) = place(&r.id);
+            out.push(Diagnostic {
+                severity: Severity::Warning,
+                file: file.to_string(),
+                line,
+                col,
+                message: format!(
+                    "[resource.{}]: {} is not on this machine",
+                    r.id,
+                    path.display()
+                ),
+                hint: Some(format!(
+                    "{hint}; the config may still be valid for the cluster nodes"
+                )),
+            });
+        }
+    }
+    out
+}
+
+/// Runs `ha keygen`; returns the exit code: 0 written, 2 when the file
+/// exists and --force was not given (fix the command line), 1 when the OS
+/// failed us (no entropy, no directory, no permission).
 pub fn keygen(args: KeygenArgs) -> i32 {
-    let _ = args;
-    eprintln!("ha keygen: not written yet");
-    1
+    if args.output.is_empty() {
+        eprintln!("ha keygen: -o needs a file name");
+        return 2;
+    }
+    let path = Path::new(&args.output);
+    match write_key(path, args.force) {
+        Ok(()) => {
+            println!(
+                "{}: wrote a new 32-byte key (mode 0600); copy it to every node",
+                path.display()
+            );
+            0
+        }
+        Err(e @ KeygenError::Exists(_)) => {
+            eprintln!("ha keygen: {e}");
+            2
+        }
+        Err(e) => {
+            eprintln!("ha keygen: {e}");
+            1
+        }
+    }
 }

@@ -12,12 +12,14 @@
 //! the CLI and daemon call; the pure core receives a `Config` value.
 
 pub mod cli;
+mod key;
 mod raw;
 mod read;
 mod report;
 mod suggest;
 mod validate;
 
+pub use key::{KEY_LEN, KeygenError, check_key_file, write_key};
 pub use validate::rule_matches;
 
 use std::collections::BTreeMap;

@@ -956,35 +956,29 @@ pub fn parse_agent(r: &mut Report, f: &Field) -> Option<Agent> {
     agent
 }
 
-/// Parameters each built-in agent requires and knows (SPEC section 2 table).
-fn agent_params(agent: &Agent) -> Option<(&'static [&'static str], &'static [&'static str])> {
-    match agent {
-        Agent::Vip => Some((
-            &["ip"],
-            &[
-                "ip",
-                "cidr_netmask",
-                "nic",
-                "iflabel",
-                "arp_count",
-                "arp_interval",
-                "broadcast",
-            ],
-        )),
-        Agent::Filesystem => Some((
-            &["device", "directory", "fstype"],
-            &[
-                "device",
-                "directory",
-                "fstype",
-                "options",
-                "run_fsck",
-                "force_unmount",
-            ],
-        )),
-        Agent::Nfs => Some((&["exports"], &["exports", "nfs_shared_infodir"])),
-        _ => None,
+/// Parameters each built-in agent requires (SPEC section 2 table) and the
+/// parameters it knows (from the agents' own metadata, so `ha check` and
+/// `ha agents` never disagree).
+fn agent_params(agent: &Agent) -> Option<(&'static [&'static str], Vec<&'static str>)> {
+    let (name, required): (&str, &'static [&'static str]) = match agent {
+        Agent::Vip => ("vip", &["ip"]),
+        Agent::Filesystem => ("filesystem", &["device", "directory", "fstype"]),
+        Agent::Nfs => ("nfs", &["exports"]),
+        _ => return None,
+    };
+    let mut known: Vec<&'static str> = required.to_vec();
+    if let Some(info) = crate::agents::builtin_agents()
+        .iter()
+        .find(|a| a.name == name)
+    {
+        known.extend(
+            info.params
+                .iter()
+                .map(|p| p.name)
+                .filter(|n| !required.contains(n)),
+        );
     }
+    Some((required, known))
 }
 
 fn read_resource(
