@@ -157,6 +157,50 @@ pub fn agent_name(agent: &config::Agent) -> String {
     }
 }
 
+/// One operation of an agent, as the local resource manager asks for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Start,
+    Stop,
+    /// A monitor or a probe (a probe is `Monitor { depth: 0 }`).
+    Monitor {
+        depth: u32,
+    },
+    Validate,
+}
+
+impl Operation {
+    /// Run the operation on the calling thread.
+    pub fn run(self, agent: &dyn Agent) -> Outcome {
+        match self {
+            Operation::Start => agent.start(),
+            Operation::Stop => agent.stop(),
+            Operation::Monitor { depth } => agent.monitor(depth),
+            Operation::Validate => agent.validate(),
+        }
+    }
+}
+
+/// Run `operation` on a blocking thread (`smol::unblock`) and give up after
+/// `timeout`, reporting `Outcome::Timeout` as pacemaker does for an overrun
+/// op. The abandoned operation keeps running until its own bounded waits
+/// end; the caller must not start another operation on the same resource
+/// before treating the resource as failed (pacemaker's rule: an op that
+/// timed out leaves the resource in an unknown state, so recovery stops it
+/// or fences the node).
+pub async fn run_with_timeout(
+    agent: std::sync::Arc<dyn Agent>,
+    operation: Operation,
+    timeout: std::time::Duration,
+) -> Outcome {
+    let work = smol::unblock(move || operation.run(agent.as_ref()));
+    smol::future::or(work, async move {
+        smol::Timer::after(timeout).await;
+        Outcome::Timeout
+    })
+    .await
+}
+
 /// Turns a failed operation into an `Outcome`; agents use it everywhere so
 /// every failure carries its reason.
 pub(crate) fn failed(rc: i32, reason: impl Into<String>) -> Outcome {
@@ -388,6 +432,55 @@ mod tests {
         );
         assert_eq!(find_agent("systemd:httpd").map(|a| a.name), Some("systemd"));
         assert!(find_agent("ipaddr3").is_none());
+    }
+
+    /// An agent whose every operation sleeps, to test the timeout wrapper
+    /// (the real agents are tested against the kernel in tests/agents_*.rs).
+    struct Slow(std::time::Duration);
+
+    impl Agent for Slow {
+        fn start(&self) -> Outcome {
+            std::thread::sleep(self.0);
+            Outcome::Ok
+        }
+        fn stop(&self) -> Outcome {
+            self.start()
+        }
+        fn monitor(&self, depth: u32) -> Outcome {
+            std::thread::sleep(self.0);
+            if depth == 0 {
+                Outcome::NotRunning
+            } else {
+                Outcome::Ok
+            }
+        }
+        fn validate(&self) -> Outcome {
+            self.start()
+        }
+    }
+
+    // Goal: an op that finishes in time reports its own outcome; one that
+    // overruns reports Timeout at the deadline, not when it ends.
+    #[test]
+    fn run_with_timeout_reports_outcome_or_timeout() {
+        use std::time::Duration;
+        let fast: std::sync::Arc<dyn Agent> = std::sync::Arc::new(Slow(Duration::from_millis(10)));
+        let op = Operation::Monitor { depth: 0 };
+        let outcome = smol::block_on(run_with_timeout(fast, op, Duration::from_secs(5)));
+        assert_eq!(outcome, Outcome::NotRunning);
+        let slow: std::sync::Arc<dyn Agent> = std::sync::Arc::new(Slow(Duration::from_secs(3)));
+        let begin = std::time::Instant::now();
+        let outcome = smol::block_on(run_with_timeout(
+            slow,
+            Operation::Start,
+            Duration::from_millis(100),
+        ));
+        assert_eq!(outcome, Outcome::Timeout);
+        assert!(
+            begin.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            begin.elapsed()
+        );
     }
 
     // Goal: `ha agents vip` shows each parameter with required/default.
