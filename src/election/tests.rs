@@ -1,0 +1,379 @@
+//! Election tests: clique choice tables, and rounds of heartbeats between
+//! several `Election`s over a given reachability graph.
+
+use super::*;
+use crate::rng::Rng;
+
+fn set(ids: &[NodeId]) -> BTreeSet<NodeId> {
+    ids.iter().copied().collect()
+}
+
+/// An undirected graph as a list of edges.
+fn graph(edges: &[(NodeId, NodeId)]) -> BTreeSet<(NodeId, NodeId)> {
+    edges.iter().flat_map(|&(a, b)| [(a, b), (b, a)]).collect()
+}
+
+fn full(n: u16) -> BTreeSet<(NodeId, NodeId)> {
+    let mut g = BTreeSet::new();
+    for a in 1..=n {
+        for b in 1..=n {
+            if a != b {
+                g.insert((a, b));
+            }
+        }
+    }
+    g
+}
+
+/// Goal: the clique rule on small graphs, as a table: largest clique with
+/// the local node, ties to the smallest id list.
+#[test]
+fn best_clique_is_largest_then_lowest_ids() {
+    let table: &[(&[(NodeId, NodeId)], NodeId, &[NodeId])] = &[
+        // edges, local, expected proposal
+        (&[(1, 2), (2, 3), (1, 3)], 2, &[1, 2, 3]),
+        (&[(1, 2), (2, 3)], 1, &[1, 2]),
+        (&[(1, 2), (2, 3)], 2, &[1, 2]),
+        (&[(1, 2), (2, 3)], 3, &[2, 3]),
+        (&[(1, 2), (2, 3), (3, 4), (4, 1)], 3, &[2, 3]),
+        (&[(1, 2), (2, 3), (3, 4), (4, 1)], 4, &[1, 4]),
+        (&[(1, 2), (2, 3), (3, 4), (2, 4)], 2, &[2, 3, 4]),
+        (&[(1, 5), (5, 4)], 5, &[1, 5]),
+        (&[], 3, &[3]),
+    ];
+    for &(edges, local, expected) in table {
+        let g = graph(edges);
+        let members: BTreeSet<NodeId> = std::iter::once(local)
+            .chain(g.iter().filter(|e| e.0 == local).map(|e| e.1))
+            .collect();
+        let got = best_clique(local, &members, |a, b| g.contains(&(a, b)));
+        assert_eq!(got, set(expected), "edges {edges:?} local {local}");
+    }
+}
+
+/// N elections exchanging heartbeats in synchronous rounds.
+struct Net {
+    nodes: Vec<Election>,
+    now: Instant,
+    edges: BTreeSet<(NodeId, NodeId)>,
+    numbers: Vec<u64>,
+}
+
+const TIMEOUT: Duration = Duration::from_millis(1000);
+
+impl Net {
+    fn new(n: u16) -> Net {
+        Net {
+            nodes: (1..=n).map(|id| Election::new(id, TIMEOUT, 0)).collect(),
+            now: Instant::ZERO,
+            edges: full(n),
+            numbers: vec![0; n as usize],
+        }
+    }
+
+    fn node(&self, id: NodeId) -> &Election {
+        &self.nodes[id as usize - 1]
+    }
+
+    fn members_of(&self, id: NodeId) -> BTreeSet<NodeId> {
+        std::iter::once(id)
+            .chain(self.edges.iter().filter(|e| e.0 == id).map(|e| e.1))
+            .collect()
+    }
+
+    /// One round: everyone updates membership (a perfect failure detector
+    /// over `edges`), then sends a heartbeat to its neighbours; each
+    /// delivery is lost with probability `loss`.
+    fn round(&mut self, rng: &mut Rng, loss: f64) {
+        self.now += Duration::from_millis(100);
+        let now = self.now;
+        let mut sent = Vec::new();
+        for i in 0..self.nodes.len() {
+            let id = i as NodeId + 1;
+            let members = self.members_of(id);
+            self.nodes[i].update(now, &members);
+            let mut hb = Heartbeat {
+                members,
+                ..Heartbeat::default()
+            };
+            self.numbers[i] += 1;
+            hb.number = self.numbers[i];
+            self.nodes[i].fill_heartbeat(&mut hb);
+            sent.push((id, hb));
+        }
+        for (from, hb) in sent {
+            for to in self.members_of(from) {
+                if to != from && !rng.chance(loss) {
+                    self.nodes[to as usize - 1].handle_heartbeat(now, from, 1, &hb);
+                }
+            }
+        }
+        self.check();
+    }
+
+    fn rounds(&mut self, n: usize) {
+        let mut rng = Rng::new(0);
+        for _ in 0..n {
+            self.round(&mut rng, 0.0);
+        }
+    }
+
+    /// The invariant: at most one node acts as DC of a quorate view
+    /// (majority of all nodes counted on its quorum members).
+    fn check(&self) {
+        let n = self.nodes.len();
+        let acting: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .filter(|e| e.is_dc() && e.quorum_members().len() * 2 > n)
+            .map(|e| e.local())
+            .collect();
+        assert!(
+            acting.len() <= 1,
+            "two quorate DCs {acting:?} at {:?} with edges {:?}",
+            self.now,
+            self.edges
+        );
+    }
+
+    fn quorate(&self, id: NodeId) -> bool {
+        self.node(id).quorum_members().len() * 2 > self.nodes.len()
+    }
+}
+
+/// Goal: a connected cluster settles on one view of everyone, DC = lowest
+/// id, one view number on all nodes.
+#[test]
+fn connected_cluster_elects_lowest_id_as_dc() {
+    let mut net = Net::new(3);
+    net.rounds(4);
+    for id in 1..=3 {
+        let e = net.node(id);
+        assert_eq!(
+            (e.dc(), &e.view().members),
+            (Some(1), &set(&[1, 2, 3])),
+            "node {id}"
+        );
+        assert_eq!(
+            e.view().number,
+            net.node(1).view().number,
+            "one number per view"
+        );
+    }
+    assert!(net.node(1).is_dc() && !net.node(2).is_dc());
+}
+
+/// Goal: the table of partitions from the issue: after each change the
+/// cluster settles; only the majority side has a quorate DC, and a node cut
+/// off non-transitively (A-B, B-C, no A-C) is left out and not quorate.
+#[test]
+fn partitions_leave_one_quorate_dc() {
+    let table: &[(u16, &[(NodeId, NodeId)], Option<NodeId>, &[NodeId])] = &[
+        // nodes, edges, the quorate DC, the nodes that must not be quorate
+        (3, &[(1, 2), (2, 3)], Some(1), &[3]),
+        (3, &[(2, 3)], Some(2), &[1]),
+        (5, &[(1, 2), (2, 3), (1, 3), (4, 5)], Some(1), &[4, 5]),
+        (5, &[(1, 2), (3, 4), (4, 5), (3, 5)], Some(3), &[1, 2]),
+        (4, &[(1, 2), (3, 4)], None, &[1, 2, 3, 4]),
+        (4, &[(1, 2), (2, 3), (3, 4), (4, 1)], None, &[1, 2, 3, 4]),
+        (
+            5,
+            &[(1, 2), (2, 3), (3, 4), (4, 5), (1, 3), (2, 4), (3, 5)],
+            Some(1),
+            &[4, 5],
+        ),
+    ];
+    for &(n, edges, dc, not_quorate) in table {
+        let mut net = Net::new(n);
+        net.rounds(3);
+        net.edges = graph(edges);
+        net.rounds(6);
+        let acting: Vec<NodeId> = (1..=n)
+            .filter(|i| net.node(*i).is_dc() && net.quorate(*i))
+            .collect();
+        assert_eq!(
+            acting,
+            dc.into_iter().collect::<Vec<_>>(),
+            "edges {edges:?}"
+        );
+        for id in not_quorate {
+            assert!(!net.quorate(*id), "node {id} quorate with edges {edges:?}");
+        }
+    }
+}
+
+/// Goal: view numbers only grow, each change of members gives a new number,
+/// and a restarted node resumes from its persisted number.
+#[test]
+fn view_numbers_only_grow() {
+    let mut net = Net::new(3);
+    net.rounds(4);
+    let first = net.node(2).view().number;
+    net.edges = graph(&[(2, 3)]);
+    net.rounds(4);
+    let second = net.node(2).view().number;
+    assert!(second > first, "{second} > {first}");
+    net.edges = full(3);
+    net.rounds(4);
+    let third = net.node(2).view().number;
+    assert!(third > second);
+    assert_eq!(
+        net.node(1).view().number,
+        third,
+        "node 1 catches up with the higher number"
+    );
+    let restarted = Election::new(1, TIMEOUT, 42);
+    assert_eq!(restarted.view().number, 42);
+    let mut e = restarted;
+    e.update(Instant::ZERO, &set(&[1]));
+    assert_eq!(
+        e.view().number,
+        43,
+        "alone: a view of one, numbered after the persisted one"
+    );
+}
+
+/// Goal: a rejoining node with a lower id becomes DC once the joint view
+/// settles, and during the join quorum does not blip (the old view's
+/// members keep counting).
+#[test]
+fn rejoin_moves_dc_to_lowest_id_without_quorum_blip() {
+    let mut net = Net::new(3);
+    net.rounds(3);
+    net.edges = graph(&[(2, 3)]);
+    net.rounds(4);
+    assert!(net.node(2).is_dc() && net.quorate(2));
+    net.edges = full(3);
+    let mut rng = Rng::new(1);
+    for _ in 0..5 {
+        net.round(&mut rng, 0.0);
+        assert!(
+            net.quorate(2) && net.quorate(3),
+            "no quorum blip while 1 joins"
+        );
+    }
+    assert!(net.node(1).is_dc());
+    assert_eq!(net.node(3).dc(), Some(1));
+}
+
+/// Goal: after a local pause a DC stops being DC until it has heard fresh
+/// heartbeats after a quiet period, then resumes the same view.
+#[test]
+fn paused_dc_resumes_only_after_quiet_period_and_fresh_reports() {
+    let mut net = Net::new(3);
+    net.rounds(4);
+    let view = net.node(1).view().clone();
+    assert!(net.node(1).is_dc());
+    let now = net.now;
+    net.nodes[0].handle_pause(now);
+    assert!(!net.node(1).is_dc());
+    assert_eq!(
+        net.node(1).quorum_members(),
+        set(&[1, 2, 3]),
+        "a pause alone does not drop votes"
+    );
+    assert_eq!(
+        net.node(1).poll_timeout(),
+        Some(now + Duration::from_millis(500))
+    );
+    net.rounds(3);
+    assert!(!net.node(1).is_dc(), "still quiet");
+    net.rounds(3);
+    assert!(net.node(1).is_dc(), "fresh reports after the quiet period");
+    assert_eq!(net.node(1).view(), &view, "same view, same number");
+}
+
+/// Goal: a node that the others left behind in a newer view stops counting
+/// them, even before its own membership notices anything.
+#[test]
+fn node_left_out_of_newer_view_stops_counting_its_members() {
+    let mut e = Election::new(3, TIMEOUT, 0);
+    let t = Instant::from_millis(10);
+    let all = set(&[1, 2, 3]);
+    let agree = |n| Heartbeat {
+        number: n,
+        members: all.clone(),
+        proposal: all.clone(),
+        ..Heartbeat::default()
+    };
+    e.update(t, &all);
+    e.handle_heartbeat(t, 1, 1, &agree(1));
+    e.handle_heartbeat(t, 2, 1, &agree(1));
+    assert!(e.settled() && e.dc() == Some(1));
+    let moved_on = Heartbeat {
+        number: 2,
+        members: set(&[1, 2]),
+        proposal: set(&[1, 2]),
+        view: e.view().number + 1,
+        view_members: set(&[1, 2]),
+        ..Heartbeat::default()
+    };
+    e.handle_heartbeat(t, 2, 1, &moved_on);
+    assert!(!e.settled() && e.dc().is_none());
+    assert_eq!(
+        e.quorum_members(),
+        set(&[1, 3]),
+        "2 left us; 1 has not said so yet"
+    );
+    e.handle_heartbeat(t, 1, 1, &moved_on);
+    assert_eq!(e.quorum_members(), set(&[3]));
+}
+
+/// Goal: events report installs (to persist the number) and DC changes.
+#[test]
+fn events_report_installs_and_dc_changes() {
+    let mut e = Election::new(2, TIMEOUT, 5);
+    e.update(Instant::ZERO, &set(&[2]));
+    assert_eq!(
+        e.poll_event(),
+        Some(ElectionEvent::ViewInstalled {
+            view: View {
+                number: 6,
+                members: set(&[2]),
+                dc: Some(2)
+            }
+        })
+    );
+    assert_eq!(
+        e.poll_event(),
+        Some(ElectionEvent::DcChanged {
+            old: None,
+            new: Some(2)
+        })
+    );
+    assert_eq!(e.poll_event(), None);
+}
+
+/// Goal: the safety invariant under random reachability changes. Method:
+/// 5 nodes, 300 seeded histories of 60 rounds; every 4 rounds the graph is
+/// redrawn (symmetric and non-transitive partitions alike); after every
+/// round at most one node may be DC of a quorate view. Deliveries are
+/// reliable here: staleness from loss is the documented window that
+/// fencing covers.
+#[test]
+fn random_partitions_never_give_two_quorate_dcs() {
+    for seed in 0..300 {
+        let mut rng = Rng::new(seed);
+        let mut net = Net::new(5);
+        for round in 0..60 {
+            if round % 4 == 0 {
+                let mut g = BTreeSet::new();
+                for a in 1..=5u16 {
+                    for b in a + 1..=5 {
+                        if rng.chance(0.6) {
+                            g.insert((a, b));
+                            g.insert((b, a));
+                        }
+                    }
+                }
+                net.edges = g;
+            }
+            net.round(&mut rng, 0.0);
+        }
+        net.edges = full(5);
+        for _ in 0..4 {
+            net.round(&mut rng, 0.0);
+        }
+        assert!(net.node(1).is_dc(), "seed {seed}: heals to DC 1");
+    }
+}
