@@ -281,7 +281,12 @@ async fn daemon(
         Some(w) => Some(Watchdog::open(&w.device, w.timeout)?),
         None => None,
     };
-    let seed = getrandom::u64().map_err(|e| format!("cannot read the OS random source: {e}"))?;
+    // rustix calls getrandom(2) directly: the getrandom crate in a static
+    // glibc binary falls back to /dev/urandom, absent in a minimal root.
+    let mut seed_bytes = [0u8; 8];
+    rustix::rand::getrandom(&mut seed_bytes, rustix::rand::GetRandomFlags::empty())
+        .map_err(|e| format!("cannot read the OS random source: {e}"))?;
+    let seed = u64::from_le_bytes(seed_bytes);
     let now = clock.now();
     let node_name = config
         .node_by_id(local)
@@ -392,11 +397,16 @@ impl Daemon {
                     let _ = self.reload(node, now);
                 }
                 Some(Input::Signal(signal)) => {
+                    let name = if signal == async_signal::Signal::Int {
+                        "SIGINT"
+                    } else {
+                        "SIGTERM"
+                    };
                     if shutdown_deadline.is_some() {
-                        log::warn!("signal: {signal:?} again during shutdown; exiting now");
+                        log::warn!("signal: {name} again during shutdown; exiting now");
                         return Ok(());
                     }
-                    log::info!("signal: {signal:?}, leaving the cluster gracefully");
+                    log::info!("signal: {name}, leaving the cluster gracefully");
                     node.handle_shutdown(now);
                     shutdown_deadline = Some(now + self.shutdown_bound());
                 }
