@@ -28,15 +28,26 @@
 //!
 //! Safety (DESIGN.md invariant "at most one DC in a quorate partition"):
 //! a DC exists only for a settled view, settled means every member
-//! currently proposes that set, and a node proposes one set at a time. Two
-//! settled views therefore share no node; with majority quorum counted on
-//! the view's own members, two disjoint views cannot both be quorate. The
-//! remaining window is staleness: a peer's proposal is known only as of its
-//! last heartbeat, so for at most the membership timeout a node may act on
-//! a proposal its peer already changed. That window is what fencing
-//! (unclean nodes are fenced before their resources move) covers; after a
-//! local pause, reports are forgotten and no view settles for half a
-//! timeout, so queued stale heartbeats cannot make a paused DC resume.
+//! proposes that set, and a node proposes one set at a time. Two views
+//! settled at the same instant therefore share no node; with majority
+//! quorum counted on the view's own members, two disjoint views cannot both
+//! be quorate. Heartbeats are only snapshots, so two timing rules make
+//! "at the same instant" hold although a peer's proposal is known late:
+//! - Lease: a peer's report counts for `lease` (timeout / 2) after it was
+//!   received, no longer. A DC whose members fall silent stops being DC
+//!   after the lease even before membership declares them lost.
+//! - Hold-down: after its proposal changes, a node advertises an empty
+//!   proposal (supports nothing) for `hold_down` (3/4 of the timeout)
+//!   before advertising the new one. Any report of its old proposal was
+//!   sent before the change, so it expires (lease) before anyone can hold a
+//!   report of its new one, as long as a packet takes less than
+//!   `hold_down - lease` (a quarter timeout) to arrive.
+//! - Pause: after a local pause, reports received in the following
+//!   `lease` are not counted (they may have queued in the socket during the
+//!   pause and be old), so a paused DC cannot resume on stale support.
+//! The price is failover time: a view change settles at the earliest
+//! `hold_down` after the change was noticed (timeout + 3/4 timeout +
+//! an interval after a peer died, with the defaults 1 s + 0.75 s + 0.1 s).
 //!
 //! The node composes: membership -> `Election::update(members)` ->
 //! `Votequorum::update(quorum_members())`; it acts as DC only when
@@ -75,6 +86,7 @@ pub enum ElectionEvent {
 /// What a peer last told us (from its newest heartbeat).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Report {
+    received: Instant,
     incarnation: u64,
     number: u64,
     members: BTreeSet<NodeId>,
@@ -94,8 +106,13 @@ pub struct Election {
     proposal: BTreeSet<NodeId>,
     members: BTreeSet<NodeId>,
     reports: BTreeMap<NodeId, Report>,
-    /// After a local pause, no view settles before this instant.
+    /// Reports received before this instant do not count (local pause).
     quiet_until: Option<Instant>,
+    /// When the current proposal was first computed; it is advertised (and
+    /// counts) only from `proposal_since + hold_down`.
+    proposal_since: Option<Instant>,
+    /// The hold-down of the current proposal is over.
+    ready: bool,
     events: VecDeque<ElectionEvent>,
     last_dc: Option<NodeId>,
 }
@@ -117,6 +134,8 @@ impl Election {
             members: [local].into_iter().collect(),
             reports: BTreeMap::new(),
             quiet_until: None,
+            proposal_since: None,
+            ready: false,
             events: VecDeque::new(),
             last_dc: None,
         }
@@ -142,6 +161,7 @@ impl Election {
             }
         }
         let report = Report {
+            received: now,
             incarnation,
             number: hb.number,
             members: hb.members.clone(),
@@ -175,34 +195,80 @@ impl Election {
     }
 
     /// This node was paused (`MembershipEvent::Paused`): forget every report
-    /// and settle nothing for half a timeout, so heartbeats that queued up
-    /// during the pause cannot confirm a view the peers have left.
+    /// and ignore those received during the next `lease`, so heartbeats that
+    /// queued up during the pause cannot confirm a view the peers have left.
     pub fn handle_pause(&mut self, now: Instant) {
         self.reports.clear();
-        self.quiet_until = Some(now + Duration::from_millis(self.timeout.as_millis() / 2));
+        self.quiet_until = Some(now + self.lease());
         self.evaluate(now);
     }
 
-    /// When the post-pause quiet period ends (call `handle_timeout` then).
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.quiet_until
+    /// How long a peer's report counts after it was received: half the
+    /// timeout.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.timeout.as_millis() / 2)
     }
 
-    /// Ends the quiet period once it is over; an early call does nothing.
+    /// How long a changed proposal is withheld before it is advertised:
+    /// three quarters of the timeout (the lease plus a quarter timeout of
+    /// tolerated packet delay).
+    pub fn hold_down(&self) -> Duration {
+        Duration::from_millis(self.timeout.as_millis() * 3 / 4)
+    }
+
+    /// The next instant at which the election changes on its own: the end
+    /// of the hold-down, or of a lease the settled view depends on. (The
+    /// end of a post-pause quiet period needs no timer: only reports
+    /// arriving after it change anything.)
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let hold = self
+            .proposal_since
+            .filter(|_| !self.ready)
+            .map(|t| t + self.hold_down());
+        let leases = self
+            .settled
+            .then(|| {
+                self.proposal
+                    .iter()
+                    .filter_map(|n| self.reports.get(n))
+                    .map(|r| r.received + self.lease())
+                    .min()
+            })
+            .flatten();
+        [hold, leases].into_iter().flatten().min()
+    }
+
+    /// Re-evaluates at a deadline from `poll_timeout`; an early call does
+    /// nothing harmful.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.evaluate(now);
     }
 
+    /// A peer's report that may count now: received within the lease and
+    /// not during a post-pause quiet period.
+    fn counts(&self, report: &Report, now: Instant) -> bool {
+        now.saturating_since(report.received) < self.lease()
+            && self.quiet_until.is_none_or(|q| report.received >= q)
+    }
+
     fn evaluate(&mut self, now: Instant) {
-        if self.quiet_until.is_some_and(|t| now >= t) {
+        let proposal = best_clique(self.local, &self.members, |a, b| self.adjacent(a, b));
+        if proposal != self.proposal || self.proposal_since.is_none() {
+            self.proposal = proposal;
+            self.proposal_since = Some(now);
+        }
+        self.ready = self
+            .proposal_since
+            .is_some_and(|t| now >= t + self.hold_down());
+        if self.quiet_until.is_some_and(|q| now >= q + self.lease()) {
+            // Every report from the quiet period has expired: forget it.
             self.quiet_until = None;
         }
-        self.proposal = best_clique(self.local, &self.members, |a, b| self.adjacent(a, b));
-        let agreed = self.quiet_until.is_none()
+        let agreed = self.ready
             && self.proposal.iter().filter(|n| **n != self.local).all(|n| {
                 self.reports
                     .get(n)
-                    .is_some_and(|r| r.proposal == self.proposal)
+                    .is_some_and(|r| r.proposal == self.proposal && self.counts(r, now))
             });
         if agreed {
             let peers_max = self
@@ -285,9 +351,20 @@ impl Election {
         self.settled
     }
 
-    /// What this node currently proposes.
+    /// What this node currently proposes (advertised only once its
+    /// hold-down is over; see [`Election::advertised_proposal`]).
     pub fn proposal(&self) -> &BTreeSet<NodeId> {
         &self.proposal
+    }
+
+    /// What our heartbeats carry as proposal: the proposal once its
+    /// hold-down is over, the empty set before.
+    pub fn advertised_proposal(&self) -> BTreeSet<NodeId> {
+        if self.ready {
+            self.proposal.clone()
+        } else {
+            BTreeSet::new()
+        }
     }
 
     /// The members quorum must count. While settled: the view. During a
@@ -319,7 +396,7 @@ impl Election {
     /// Sets the election fields of an outgoing heartbeat: proposal, view
     /// number and members, DC.
     pub fn fill_heartbeat(&self, hb: &mut Heartbeat) {
-        hb.proposal = self.proposal.clone();
+        hb.proposal = self.advertised_proposal();
         hb.view = self.view.number;
         hb.view_members = self.view.members.clone();
         hb.dc = self.dc();
