@@ -31,6 +31,8 @@ pub struct RawConfig {
     pub heartbeat: RawHeartbeat,
     pub quorum: RawQuorum,
     pub nodes: Vec<RawNode>,
+    /// True when a `node` key exists, even if it was malformed.
+    pub nodes_written: bool,
     pub defaults: Defaults,
     pub resources: Vec<RawResource>,
     pub groups: Vec<RawGroup>,
@@ -74,7 +76,8 @@ pub struct RawNode {
     pub span: Range<usize>,
     pub name: Option<Sp<String>>,
     pub id: Option<Sp<NodeId>>,
-    pub addrs: Vec<Sp<IpAddr>>,
+    /// In link order; `None` where an address failed to parse (reported).
+    pub addrs: Vec<Option<Sp<IpAddr>>>,
     /// Where `addrs` is, or the node's table when absent.
     pub addrs_span: Range<usize>,
     pub votes: u32,
@@ -353,6 +356,7 @@ pub fn read(r: &mut Report, root: &DeTable<'_>) -> RawConfig {
         heartbeat,
         quorum,
         nodes,
+        nodes_written: top.has("node"),
         defaults,
         resources,
         groups,
@@ -520,8 +524,7 @@ fn read_cluster(r: &mut Report, top: &Section) -> (Cluster, Range<usize>) {
     };
     let Some(s) = sub_table(r, top, "cluster", "[cluster]", CLUSTER_KEYS) else {
         if !top.has("cluster") {
-            r.error(
-                0..0,
+            r.error_nowhere(
                 "missing [cluster] section",
                 Some(String::from(
                     "start the file with [cluster], name = \"...\" and key_file = \"/etc/ha.key\"",
@@ -773,7 +776,7 @@ fn read_node(r: &mut Report, s: &Section) -> RawNode {
             (
                 items
                     .iter()
-                    .filter_map(|a| a.ip(r).map(|ip| Spanned::new(a.span.clone(), ip)))
+                    .map(|a| a.ip(r).map(|ip| Spanned::new(a.span.clone(), ip)))
                     .collect(),
                 f.span.clone(),
             )

@@ -15,7 +15,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::report::Report;
-use super::suggest::{closest, quoted_list};
+use super::suggest::{closest, quoted_choices};
 use crate::score::{INFINITY, Score};
 use crate::time::Duration;
 
@@ -151,7 +151,11 @@ impl<'t, 'i> Field<'t, 'i> {
         match value {
             Some(v) if (min..=max).contains(&v) => Some(v),
             _ => {
-                self.bad(r, format!("out of range {min}..={max}"), None);
+                self.bad(
+                    r,
+                    format!("out of range {min}..={max}"),
+                    Some(format!("use a value from {min} to {max}")),
+                );
                 None
             }
         }
@@ -179,7 +183,11 @@ impl<'t, 'i> Field<'t, 'i> {
         };
         match parse_duration(text) {
             Ok(d) if d < min || d > max => {
-                self.bad(r, format!("out of range {min}..={max}"), None);
+                self.bad(
+                    r,
+                    format!("out of range {min}..={max}"),
+                    Some(format!("use a duration from {min} to {max}")),
+                );
                 None
             }
             Ok(d) => Some(d),
@@ -243,7 +251,7 @@ impl<'t, 'i> Field<'t, 'i> {
                 self.wrong_type(
                     r,
                     "a string",
-                    Some(format!("one of {}", quoted_list(names.iter().copied()))),
+                    Some(format!("one of {}", quoted_choices(names.iter().copied()))),
                 );
                 return None;
             }
@@ -253,11 +261,15 @@ impl<'t, 'i> Field<'t, 'i> {
         }
         let hint = match closest(text, names.iter().copied()) {
             Some(near) => format!("did you mean \"{near}\"?"),
-            None => format!("use {}", quoted_list(names.iter().copied())),
+            None => format!("use {}", quoted_choices(names.iter().copied())),
         };
         self.bad(
             r,
-            format!("expected one of {}", quoted_list(names.iter().copied())),
+            if names.len() == 2 {
+                format!("expected {}", quoted_choices(names.iter().copied()))
+            } else {
+                format!("expected one of {}", quoted_choices(names.iter().copied()))
+            },
             Some(hint),
         );
         None

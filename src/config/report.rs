@@ -55,14 +55,19 @@ impl<'a> Report<'a> {
             Some(span) => self.position(span.start),
             None => (0, 0),
         };
-        self.diagnostics.push(Diagnostic {
+        let diagnostic = Diagnostic {
             severity,
             file: self.file.to_string(),
             line,
             col,
             message,
             hint,
-        });
+        };
+        // One value can break a rule once per thing inheriting it (a
+        // [heartbeat] group used by every link); say it once.
+        if !self.diagnostics.contains(&diagnostic) {
+            self.diagnostics.push(diagnostic);
+        }
     }
 
     /// An error at `span`.

@@ -56,11 +56,30 @@ pub fn quoted_list<'c, I>(items: I) -> String
 where
     I: IntoIterator<Item = &'c str>,
 {
+    joined(items, "and")
+}
+
+/// `"a", "b" or "c"` for messages that list the allowed choices.
+pub fn quoted_choices<'c, I>(items: I) -> String
+where
+    I: IntoIterator<Item = &'c str>,
+{
+    joined(items, "or")
+}
+
+fn joined<'c, I>(items: I, conjunction: &str) -> String
+where
+    I: IntoIterator<Item = &'c str>,
+{
     let items: Vec<String> = items.into_iter().map(|s| format!("\"{s}\"")).collect();
     match items.len() {
         0 => String::from("none"),
         1 => items[0].clone(),
-        n => format!("{} and {}", items[..n - 1].join(", "), items[n - 1]),
+        n => format!(
+            "{} {conjunction} {}",
+            items[..n - 1].join(", "),
+            items[n - 1]
+        ),
     }
 }
 
@@ -89,5 +108,6 @@ mod tests {
         assert_eq!(quoted_list(["a"]), "\"a\"");
         assert_eq!(quoted_list(["a", "b", "c"]), "\"a\", \"b\" and \"c\"");
         assert_eq!(quoted_list([]), "none");
+        assert_eq!(quoted_choices(["a", "b"]), "\"a\" or \"b\"");
     }
 }

@@ -88,7 +88,7 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
             }
         }
     }
-    if raw.nodes.is_empty() {
+    if raw.nodes.is_empty() && !raw.nodes_written {
         r.error_nowhere(
             "no [[node]] configured",
             Some(String::from(
@@ -122,7 +122,7 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
             r.error(
                 t.span(),
                 format!(
-                    "two_node = true needs exactly 2 nodes, found {}",
+                    "[quorum] two_node = true needs exactly 2 nodes, found {}",
                     raw.nodes.len()
                 ),
                 Some(String::from("remove two_node, or remove a node")),
@@ -145,7 +145,7 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
                 r.error(
                     e.span(),
                     format!(
-                        "expected_votes = {ev} needs {} votes for quorum, but all nodes together have {votes_total}",
+                        "[quorum] expected_votes = {ev}: quorum would need {} votes, but all nodes together have {votes_total}",
                         ev / 2 + 1
                     ),
                     Some(format!("remove expected_votes (it defaults to the sum of node votes, {votes_total})")),
@@ -153,7 +153,7 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
             } else if ev < votes_total {
                 r.warn(
                     e.span(),
-                    format!("expected_votes = {ev} is less than the {votes_total} votes of the configured nodes"),
+                    format!("[quorum] expected_votes = {ev}: less than the {votes_total} votes of the configured nodes"),
                     Some(String::from("a minority of nodes may then be quorate; remove expected_votes to use the sum")),
                 );
             }
@@ -369,7 +369,9 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
                         "[[colocation]] with = \"{}\": a resource cannot be colocated with itself",
                         y.get_ref()
                     ),
-                    None,
+                    Some(String::from(
+                        "name another resource in `with`, or remove the constraint",
+                    )),
                 );
             }
         }
@@ -385,7 +387,9 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
                         "[[order]] then = \"{}\": a resource cannot be ordered after itself",
                         y.get_ref()
                     ),
-                    None,
+                    Some(String::from(
+                        "name another resource in `then`, or remove the constraint",
+                    )),
                 );
             }
         }
@@ -474,7 +478,7 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
                     .map(|s| s.get_ref().clone())
                     .unwrap_or_default(),
                 id: n.id.as_ref().map_or(0, |i| *i.get_ref()),
-                addrs: n.addrs.iter().map(|a| *a.get_ref()).collect(),
+                addrs: n.addrs.iter().flatten().map(|a| *a.get_ref()).collect(),
                 votes: n.votes,
                 attributes: n.attributes.clone(),
             })
@@ -597,7 +601,8 @@ fn check_links(r: &mut Report, raw: &RawConfig) {
     let hb = &raw.heartbeat;
     let links = hb.links.len();
     for node in &raw.nodes {
-        if node.addrs.len() != links && !(node.addrs.is_empty() && node.addrs_span == node.span) {
+        // No addrs key at all was reported as missing already.
+        if node.addrs.len() != links && node.addrs_span != node.span {
             let who = node
                 .name
                 .as_ref()
@@ -622,7 +627,11 @@ fn check_links(r: &mut Report, raw: &RawConfig) {
         }
     }
     for (i, link) in hb.links.iter().enumerate() {
-        let addrs: Vec<&Sp<IpAddr>> = raw.nodes.iter().filter_map(|n| n.addrs.get(i)).collect();
+        let addrs: Vec<&Sp<IpAddr>> = raw
+            .nodes
+            .iter()
+            .filter_map(|n| n.addrs.get(i).and_then(Option::as_ref))
+            .collect();
         let v4 = addrs.iter().filter(|a| a.get_ref().is_ipv4()).count();
         let v6 = addrs.len() - v4;
         if v4 > 0 && v6 > 0 {
@@ -682,16 +691,22 @@ fn check_links(r: &mut Report, raw: &RawConfig) {
         }
         if *hb.transport.get_ref() == Transport::Udp {
             let group = link.mcast_group.get_ref();
+            // A link without its own group inherits the [heartbeat] one.
+            let section = if link.mcast_group.span() == hb.mcast_group.span() {
+                "[heartbeat]"
+            } else {
+                "[[heartbeat.link]]"
+            };
             if !group.is_multicast() {
                 r.error(
                     link.mcast_group.span(),
-                    format!("mcast_group = \"{group}\": not a multicast address (transport = \"udp\")"),
+                    format!("{section} mcast_group = \"{group}\": not a multicast address (transport = \"udp\")"),
                     Some(String::from("use a group in 239.0.0.0/8 (IPv4) or ff00::/8 (IPv6), or transport = \"udpu\"")),
                 );
             } else if (v4 > 0 && group.is_ipv6()) || (v6 > 0 && group.is_ipv4()) {
                 r.error(
                     link.mcast_group.span(),
-                    format!("mcast_group = \"{group}\": link {i}'s node addresses are of the other IP family"),
+                    format!("{section} mcast_group = \"{group}\": link {i}'s node addresses are of the other IP family"),
                     Some(String::from("use an IPv4 group for IPv4 links and an IPv6 group for IPv6 links")),
                 );
             }
@@ -702,8 +717,10 @@ fn check_links(r: &mut Report, raw: &RawConfig) {
 /// Finds cycles among mandatory/optional order constraints (and the order
 /// implied between consecutive group members), naming each cycle once.
 fn check_order_cycles(r: &mut Report, raw: &RawConfig) {
-    // Edges first -> then, with the span to point at (None: group-implied).
-    let mut edges: BTreeMap<&str, Vec<(&str, Option<Range<usize>>)>> = BTreeMap::new();
+    // Edges first -> then, with the span to point at and whether a group
+    // implies the edge (its member order) rather than an [[order]].
+    type Edge<'a> = (&'a str, Range<usize>, bool);
+    let mut edges: BTreeMap<&str, Vec<Edge>> = BTreeMap::new();
     for o in &raw.orders {
         if o.kind == OrderKind::Serialize {
             continue; // serialize forbids overlap, it does not order.
@@ -713,16 +730,19 @@ fn check_order_cycles(r: &mut Report, raw: &RawConfig) {
                 edges
                     .entry(a.get_ref())
                     .or_default()
-                    .push((b.get_ref(), Some(a.span())));
+                    .push((b.get_ref(), a.span(), false));
             }
         }
     }
     for g in &raw.groups {
         for pair in g.resources.windows(2) {
-            edges
-                .entry(pair[0].get_ref())
-                .or_default()
-                .push((pair[1].get_ref(), None));
+            if pair[0].get_ref() != pair[1].get_ref() {
+                edges.entry(pair[0].get_ref()).or_default().push((
+                    pair[1].get_ref(),
+                    pair[1].span(),
+                    true,
+                ));
+            }
         }
     }
     // Depth-first search; a back edge closes a cycle. Each vertex is
@@ -734,7 +754,7 @@ fn check_order_cycles(r: &mut Report, raw: &RawConfig) {
             continue;
         }
         let mut path: Vec<(&str, usize)> = vec![(start, 0)];
-        let mut spans: Vec<Option<Range<usize>>> = Vec::new();
+        let mut spans: Vec<(Range<usize>, bool)> = Vec::new();
         while let Some(top) = path.len().checked_sub(1) {
             let (v, next) = path[top];
             let out = edges.get(v).map_or(&[][..], |e| e.as_slice());
@@ -744,31 +764,35 @@ fn check_order_cycles(r: &mut Report, raw: &RawConfig) {
                 spans.pop();
                 continue;
             }
-            let (w, span) = &out[next];
+            let (w, span, implied) = &out[next];
             path[top].1 += 1;
             if let Some(pos) = path.iter().position(|(p, _)| p == w) {
                 let mut names: Vec<&str> = path[pos..].iter().map(|(p, _)| *p).collect();
                 names.push(w);
-                let mut cycle_spans: Vec<Option<Range<usize>>> = spans[pos..].to_vec();
-                cycle_spans.push(span.clone());
-                let at = cycle_spans
-                    .iter()
-                    .flatten()
-                    .min_by_key(|s| s.start)
-                    .cloned()
-                    .unwrap_or(0..0);
-                let implied = cycle_spans.iter().any(Option::is_none);
+                let mut cycle: Vec<(Range<usize>, bool)> = spans[pos..].to_vec();
+                cycle.push((span.clone(), *implied));
+                // Point at the first [[order]] of the cycle, else at the
+                // first group member involved.
+                let first = |orders_only: bool| {
+                    cycle
+                        .iter()
+                        .filter(|(_, implied)| !(orders_only && *implied))
+                        .map(|(s, _)| s.clone())
+                        .min_by_key(|s| s.start)
+                };
+                let at = first(true).or_else(|| first(false)).unwrap_or(0..0);
+                let any_implied = cycle.iter().any(|(_, implied)| *implied);
                 r.error(
                     at,
                     format!("order cycle: {}", names.join(" -> ")),
-                    Some(if implied {
+                    Some(if any_implied {
                         String::from("remove one of these [[order]] constraints; members of a group are ordered by their position")
                     } else {
                         String::from("remove one of these [[order]] constraints")
                     }),
                 );
             } else if !done.contains(w) {
-                spans.push(span.clone());
+                spans.push((span.clone(), *implied));
                 path.push((w, 0));
             }
         }
