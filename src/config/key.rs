@@ -185,9 +185,9 @@ pub fn write_key(path: &Path, force: bool) -> Result<(), KeygenError> {
             .create_new(true)
             .mode(0o600)
             .open(&tmp)
-            .map_err(io_err(&tmp))?;
-        f.write_all(&key).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
+            .map_err(io_err(path))?;
+        f.write_all(&key).map_err(io_err(path))?;
+        f.sync_all().map_err(io_err(path))?;
         if force {
             fs::rename(&tmp, path).map_err(io_err(path))?;
         } else {
