@@ -276,7 +276,7 @@ lab_cleanup() {
 }
 
 # lab_one_side: among the running nodes that answer, at most one quorate
-# side exists (every quorate node names the same DC and members).
+# side exists: the quorate nodes name at most one DC between them.
 lab_one_side() {
   local docs=() i doc
   for i in $(seq 1 "$LAB_N"); do

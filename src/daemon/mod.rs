@@ -102,11 +102,13 @@ pub fn run(args: RunArgs) -> i32 {
     if let Some(warning) = logger::init(&config.cluster.log, config.cluster.log_level, &node_name) {
         log::warn!("{warning}");
     }
-    let key = match store::read_key(&config.cluster.key_file) {
+    // The key must be exactly 32 bytes and private (mode 0600 or stricter):
+    // anyone holding it can forge membership messages.
+    let key = match config::check_key_file(&config, &args.config) {
         Ok(key) => key,
-        Err(e) => {
-            log::error!("{}", e.message);
-            eprintln!("error: {}\n  hint: {}", e.message, e.hint);
+        Err(diagnostic) => {
+            log::error!("not starting: {}", diagnostic.message);
+            eprintln!("{diagnostic}");
             return EXIT_CONFIG;
         }
     };
@@ -120,12 +122,9 @@ pub fn run(args: RunArgs) -> i32 {
 }
 
 /// Reads and validates the config file; on failure returns every
-/// diagnostic as printable text.
+/// diagnostic as printable text. Warnings go to stderr.
 fn load_config(path: &str) -> Result<Config, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!("error: {path}: cannot read the config: {e}\n  hint: pass the file with -c FILE")
-    })?;
-    match config::parse(&text, path) {
+    match config::load_file(Path::new(path)) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
                 eprintln!("{warning}");

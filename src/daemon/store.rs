@@ -1,5 +1,5 @@
-//! Files the daemon keeps: the cluster key, the incarnation counter and the
-//! replicated state in `state_dir`.
+//! Files the daemon keeps in `state_dir`: the incarnation counter and the
+//! replicated state. (The key is read by `config::check_key_file`.)
 //!
 //! Every write is atomic (a temp file in the same directory, fsync, rename,
 //! fsync of the directory), so a crash leaves either the old or the new
@@ -9,55 +9,12 @@
 //! it (its peers send the current state again). Corruption is never fatal.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The first bytes of a state file written by this version.
 const STATE_MAGIC: &[u8; 8] = b"HASTATE1";
-
-/// The cluster key could not be used.
-#[derive(Debug, PartialEq, Eq)]
-pub struct KeyError {
-    pub message: String,
-    pub hint: String,
-}
-
-/// Reads the 32-byte cluster key. Refuses a key that other users can read
-/// (corosync refuses a world-readable authkey for the same reason: anyone
-/// holding it can forge membership messages).
-pub fn read_key(path: &Path) -> Result<[u8; 32], KeyError> {
-    let meta = fs::metadata(path).map_err(|e| KeyError {
-        message: format!("cannot read the cluster key {}: {}", path.display(), e),
-        hint: "create it with `ha keygen -o FILE` and copy the same file to every node".to_string(),
-    })?;
-    let mode = meta.mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyError {
-            message: format!(
-                "the cluster key {} has mode {:04o}, wider than 0600",
-                path.display(),
-                mode
-            ),
-            hint: format!("run `chmod 600 {}`", path.display()),
-        });
-    }
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| KeyError {
-            message: format!("cannot read the cluster key {}: {}", path.display(), e),
-            hint: "check the file's owner and permissions".to_string(),
-        })?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| KeyError {
-        message: format!(
-            "the cluster key {} holds {} bytes; a key is exactly 32 bytes",
-            path.display(),
-            bytes.len()
-        ),
-        hint: "create a fresh key with `ha keygen -o FILE` and copy it to every node".to_string(),
-    })
-}
 
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of
 /// the directory. The file gets `mode`.
@@ -266,30 +223,6 @@ mod tests {
         assert_eq!(
             fs::read_to_string(dir.join("incarnation")).unwrap(),
             "2000\n"
-        );
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn key_must_be_private_and_32_bytes() {
-        // Goal: a readable-by-others key and a short key are refused with a hint.
-        use std::os::unix::fs::PermissionsExt;
-        let dir = temp_dir("key");
-        let path = dir.join("ha.key");
-        fs::write(&path, [7u8; 32]).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = read_key(&path).unwrap_err();
-        assert!(err.message.contains("mode 0644"), "{}", err.message);
-        assert!(err.hint.contains("chmod 600"));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(read_key(&path).unwrap(), [7u8; 32]);
-        fs::write(&path, [7u8; 31]).unwrap();
-        assert!(read_key(&path).unwrap_err().message.contains("31 bytes"));
-        assert!(
-            read_key(&dir.join("missing"))
-                .unwrap_err()
-                .hint
-                .contains("ha keygen")
         );
         fs::remove_dir_all(&dir).unwrap();
     }

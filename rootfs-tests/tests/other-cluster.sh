@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Goal: a node configured for another cluster name (same key, same
+# addresses) never joins, and its packets are counted as drops.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+lab_init "$1" 4 udpu
+sed -i 's/^name = "lab"/name = "other"/' "$(lab_root 4)/ha.toml"
+grep -q '^name = "other"' "$(lab_root 4)/ha.toml" || lab_die "could not rename n4's cluster"
+lab_start_all
+lab_wait 15 "n1..n3 agree without n4" lab_agree 1 2 3
+lab_always 5 "n1..n3 keep n4 out" lab_agree 1 2 3
+lab_always 1 "n4 is never quorate" lab_not_quorate 4
+drops=$(lab_drops 1)
+[ "$drops" -gt 0 ] || lab_die "n1 counted no dropped packets from n4: $(lab_view 1)"
+lab_log "n1: $(lab_view 1)"
