@@ -483,3 +483,6 @@ fn is_lex_smaller(a: &[NodeId], b: &[NodeId], local: NodeId) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stack_tests;

@@ -417,3 +417,35 @@ fn random_partitions_never_give_two_quorate_dcs() {
 fn random_partitions_with_loss_never_give_two_quorate_dcs() {
     random_histories(1000..1150, 0.3);
 }
+
+/// Goal: in a two-node cluster a pause does not change the proposal (the
+/// peer edge comes from membership), so only the quiet period stops a
+/// heartbeat that queued up during the pause from confirming the old view
+/// at once. Method: settle, pause, deliver a queued (old) heartbeat at
+/// wake-up, then fresh ones after the quiet period.
+#[test]
+fn queued_heartbeat_after_pause_does_not_confirm_the_view() {
+    let pair = set(&[1, 2]);
+    let hb = |n| Heartbeat {
+        number: n,
+        members: pair.clone(),
+        proposal: pair.clone(),
+        ..Heartbeat::default()
+    };
+    let mut e = Election::new(1, TIMEOUT, 0);
+    e.update(Instant::ZERO, &pair);
+    e.handle_heartbeat(Instant::from_millis(800), 2, 1, &hb(1));
+    assert!(e.is_dc());
+    let wake = Instant::from_millis(5000);
+    e.handle_pause(wake);
+    e.handle_heartbeat(wake, 2, 1, &hb(2));
+    assert_eq!(e.proposal(), &pair, "the proposal did not change");
+    assert!(
+        !e.is_dc(),
+        "a report received during the quiet period does not count"
+    );
+    e.handle_heartbeat(wake + Duration::from_millis(499), 2, 1, &hb(3));
+    assert!(!e.is_dc());
+    e.handle_heartbeat(wake + Duration::from_millis(500), 2, 1, &hb(4));
+    assert!(e.is_dc(), "fresh report after the quiet period");
+}

@@ -203,4 +203,30 @@ mod tests {
             let _ = Heartbeat::decode(&b);
         }
     }
+
+    /// Goal: a full 16-node heartbeat stays far below a 1500-byte MTU
+    /// (docs/protocol.md quotes this size).
+    #[test]
+    fn sixteen_node_heartbeat_is_366_bytes() {
+        let all: BTreeSet<NodeId> = (1..=16).collect();
+        let hb = Heartbeat {
+            number: 1,
+            hears: (2..=16)
+                .map(|node| Heard {
+                    node,
+                    incarnation: 1,
+                    links: 0b11,
+                })
+                .collect(),
+            members: all.clone(),
+            proposal: all.clone(),
+            view: 1,
+            view_members: all,
+            dc: Some(1),
+            quorate: true,
+            config_hash: [0; 32],
+        };
+        assert_eq!(hb.encode().len(), 366);
+        assert_eq!(hb.encode().len() + crate::wire::OVERHEAD, 414);
+    }
 }
