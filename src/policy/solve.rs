@@ -698,7 +698,10 @@ impl<'a> Solver<'a> {
     }
 
     /// Pacemaker's `native_choose_node` with its node order
-    /// (`sort_node_weight`).
+    /// (`sort_node_weight`): score, then fewest resources assigned so far,
+    /// then the current node, then name. Pacemaker 2.1.5 takes the first
+    /// node of that order (a running node does not beat a less loaded
+    /// one with the same score, as crm_simulate shows).
     fn choose_node(&self, u: usize, prefer: Option<u16>) -> Option<u16> {
         let unit = &self.units[u];
         let current = unit.running_on.first().copied();
@@ -729,18 +732,6 @@ impl<'a> Solver<'a> {
             && self.can_run[p as usize]
         {
             return Some(p);
-        }
-        if let Some(running) = current
-            && self.can_run[running as usize]
-        {
-            for &n in &nodes {
-                if n == running {
-                    return Some(n);
-                }
-                if unit.w[n as usize] != unit.w[best as usize] {
-                    break;
-                }
-            }
         }
         Some(best)
     }

@@ -242,6 +242,15 @@ impl ClusterState {
             for n in &rsc.failed_on {
                 state.failed.insert((id.to_string(), n.clone()));
             }
+            // Fail-counts belong to the primitive: a clone's entry counts
+            // for the primitive it wraps.
+            let fc_id = config
+                .clones
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.resource.clone())
+                .filter(|r| config.resource(r).is_some())
+                .unwrap_or_else(|| id.to_string());
             for (n, count) in &rsc.failcounts {
                 let last = rsc
                     .failures

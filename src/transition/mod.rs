@@ -420,8 +420,10 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
             .filter(|n| !stops[i].contains(*n))
             .cloned()
             .collect();
+        // Changes are listed by the position of their start (a stop alone
+        // by its stop), so the list reads in start order.
         for n in stops[i].intersection(&starts[i]) {
-            let pos = position[&stop_id[&(i, n.clone())]];
+            let pos = position[&start_id[&(i, n.clone())]];
             let change = if it.failed.contains(n) {
                 Change::Recover {
                     resource: r.clone(),
@@ -446,7 +448,6 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
             // Pair a start with a stop of the same primitive: a move.
             if !it.clone && !stop_left.is_empty() {
                 let from = stop_left.remove(0);
-                let pos = pos.min(position[&stop_id[&(i, from.clone())]]);
                 let change = if it.failed.contains(&from) {
                     Change::Recover {
                         resource: r.clone(),
