@@ -71,11 +71,15 @@ impl Disk {
     }
 
     fn agent(&self, extra: &[(&str, &str)]) -> Box<dyn Agent> {
+        self.agent_at(&self.mount_point(), extra)
+    }
+
+    fn agent_at(&self, directory: &Path, extra: &[(&str, &str)]) -> Box<dyn Agent> {
         let mut params: BTreeMap<String, toml::Value> = BTreeMap::new();
         params.insert("device".into(), self.device.clone().into());
         params.insert(
             "directory".into(),
-            self.mount_point().to_string_lossy().into_owned().into(),
+            directory.to_string_lossy().into_owned().into(),
         );
         params.insert("fstype".into(), "ext4".into());
         for (k, v) in extra {
@@ -106,7 +110,10 @@ impl Drop for Disk {
 fn in_private_mount_namespace<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         s.spawn(|| {
-            rustix::thread::unshare(rustix::thread::UnshareFlags::NEWNS)
+            // SAFETY: CLONE_NEWNS (with the CLONE_FS it implies) only gives this
+            // thread its own mount namespace and fs context; no file
+            // descriptor table is unshared, so no Rust-owned fd goes stale.
+            unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }
                 .expect("unshare(CLONE_NEWNS)");
             rustix::mount::mount_change(
                 "/",
@@ -424,5 +431,26 @@ fn filesystem_options_become_mount_flags() {
             other => panic!("depth 20 on a read-only mount must fail, got {other:?}"),
         }
         assert_eq!(agent.stop(), Outcome::Ok);
+    });
+}
+
+// Goal: a mount point reached through a symbolic link is recognised as
+// mounted (the kernel's table shows the resolved path), so a second start
+// does not mount on top and stop unmounts it.
+#[test]
+fn filesystem_directory_through_symlink_is_recognised() {
+    require_root();
+    let disk = Disk::new();
+    std::fs::create_dir_all(disk.dir.join("real/mnt")).expect("real dir");
+    std::os::unix::fs::symlink(disk.dir.join("real"), disk.dir.join("link")).expect("symlink");
+    let agent = disk.agent_at(&disk.dir.join("link/mnt"), &[]);
+    let real = disk.dir.join("real/mnt");
+    in_private_mount_namespace(|| {
+        assert_eq!(agent.start(), Outcome::Ok);
+        assert_eq!(agent.monitor(0), Outcome::Ok);
+        assert_eq!(agent.start(), Outcome::Ok);
+        assert_eq!(mounts_on(&real), 1, "mounted once");
+        assert_eq!(agent.stop(), Outcome::Ok);
+        assert_eq!(mounts_on(&real), 0);
     });
 }

@@ -148,6 +148,15 @@ impl Filesystem {
         })
     }
 
+    /// The directory with symbolic links resolved, as the mount table
+    /// shows it (mount(2) resolves them; comparing with the configured path
+    /// would miss a mount made through a link and mount again on top).
+    fn real_dir(&self) -> String {
+        std::fs::canonicalize(&self.directory)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| self.dir())
+    }
+
     fn dir(&self) -> String {
         self.directory.to_string_lossy().into_owned()
     }
@@ -189,7 +198,7 @@ impl Filesystem {
                 format!("filesystem {}: reading the mount table: {e}", self.id),
             )
         })?;
-        let dir = self.dir();
+        let dir = self.real_dir();
         Ok(entries.into_iter().rev().find(|e| e.mount_point == dir))
     }
 
@@ -278,7 +287,7 @@ impl Filesystem {
     }
 
     fn holders(&self, entry: &MountEntry) -> Vec<Holder> {
-        let dir = self.dir();
+        let dir = self.real_dir();
         let by = match self.force_unmount {
             ForceUnmount::Safe => Match::Path { mount_point: &dir },
             _ => Match::Device {

@@ -592,9 +592,11 @@ impl Vip {
         }
         let due = {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state
-                .last_announce
-                .is_none_or(|t| t.elapsed() >= self.arp_refresh_interval)
+            // A tenth of slack, so a monitor interval equal to the refresh
+            // interval re-announces at every monitor, not every other one.
+            state.last_announce.is_none_or(|t| {
+                t.elapsed() + self.arp_refresh_interval / 10 >= self.arp_refresh_interval
+            })
         };
         if !due {
             return;
