@@ -53,11 +53,15 @@
 //! `Votequorum::update(quorum_members())`; it acts as DC only when
 //! `is_dc()` and the quorum state is quorate.
 
+pub mod protocol;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::config::NodeId;
 use crate::time::{Duration, Instant};
 use crate::wire::Heartbeat;
+
+pub use protocol::{HeartbeatTransmit, Protocol, ProtocolEvent};
 
 /// An installed view: who is in it, its number, and its DC.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

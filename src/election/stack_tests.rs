@@ -1,30 +1,40 @@
-//! The protocol half composed end to end: wire (seal/open) -> membership ->
-//! election -> quorum, per node, over a small simulated network with
-//! delay, loss, partitions, pauses and restarts. This is the composition
-//! `Node` does; the tests pin down timing (failover, start-up) and check
-//! "at most one DC of a quorate view" after every 10 ms step.
+//! The protocol half composed end to end through [`Protocol`] (wire ->
+//! membership -> election -> quorum) over a small simulated network with
+//! delay, loss, partitions, pauses and restarts. The tests pin down timing
+//! (failover, start-up) and check "at most one DC of a quorate view" after
+//! every 10 ms step.
 
 use std::collections::BTreeSet;
 
+use super::protocol::Protocol;
 use super::*;
 use crate::config;
-use crate::membership::{Membership, MembershipEvent};
-use crate::quorum::Votequorum;
 use crate::rng::Rng;
-use crate::wire::{Heartbeat, Keys, Kind, Receiver, Sender};
 
-const INTERVAL: Duration = Duration::from_millis(100);
 const TIMEOUT: Duration = Duration::from_millis(1000);
 const STEP: Duration = Duration::from_millis(10);
-const LINKS: usize = 2;
+
+/// A config with `n` nodes on two links, the default timers, and `quorum`
+/// lines added to `[quorum]`.
+fn config(n: u16, quorum: &str) -> config::Config {
+    let mut text = String::from(
+        "[cluster]\nname = \"stack\"\nkey_file = \"/etc/ha.key\"\n\n[[heartbeat.link]]\n[[heartbeat.link]]\n\n[quorum]\n",
+    );
+    text.push_str(quorum);
+    for id in 1..=n {
+        text.push_str(&format!(
+            "\n[[node]]\nname = \"n{id}\"\nid = {id}\naddrs = [\"10.1.0.{id}\", \"10.2.0.{id}\"]\n"
+        ));
+    }
+    match config::parse(&text, "stack.toml") {
+        Ok(loaded) => loaded.config,
+        Err(errors) => panic!("test config rejected: {errors:?}"),
+    }
+}
 
 struct Stack {
     id: NodeId,
-    sender: Sender,
-    receiver: Receiver,
-    membership: Membership,
-    election: Election,
-    quorum: Votequorum,
+    protocol: Protocol,
     /// Paused: takes no input; packets for it wait in its socket buffer.
     paused: bool,
     /// Crashed: takes no input; packets for it are lost.
@@ -32,85 +42,29 @@ struct Stack {
 }
 
 impl Stack {
-    fn new(id: NodeId, ids: &[NodeId], incarnation: u64, view_number: u64, now: Instant) -> Stack {
-        let options = config::Quorum {
-            expected_votes: ids.len() as u32,
-            two_node: false,
-            wait_for_all: false,
-            last_man_standing: false,
-            last_man_standing_window: Duration::from_secs(10),
-            auto_tie_breaker: false,
-        };
-        let votes: Vec<(NodeId, u32)> = ids.iter().map(|n| (*n, 1)).collect();
+    fn new(
+        config: &config::Config,
+        id: NodeId,
+        incarnation: u64,
+        view_number: u64,
+        now: Instant,
+    ) -> Stack {
+        let protocol = Protocol::new(config, id, incarnation, view_number, &[3u8; 32], now);
         Stack {
             id,
-            sender: Sender::new(id, incarnation),
-            receiver: Receiver::new(id, ids),
-            membership: Membership::new(id, ids, LINKS, INTERVAL, TIMEOUT, now)
-                .with_incarnation(incarnation),
-            election: Election::new(id, TIMEOUT, view_number),
-            quorum: Votequorum::new(&options, &votes),
+            protocol,
             paused: false,
             down: false,
         }
     }
 
-    /// What `Node` does after every input: route membership events, then
-    /// membership -> election -> quorum.
-    fn settle(&mut self, now: Instant) {
-        while let Some(e) = self.membership.poll_event() {
-            match e {
-                MembershipEvent::Paused { .. } => self.election.handle_pause(now),
-                MembershipEvent::PeerRestarted { node, .. } => self.election.forget(now, node),
-                _ => {}
-            }
-        }
-        self.election.update(now, &self.membership.members());
-        self.quorum.update(now, &self.election.quorum_members());
-        while self.election.poll_event().is_some() {}
-    }
-
-    fn tick(&mut self, now: Instant, keys: &Keys, out: &mut Vec<(NodeId, usize, Vec<u8>)>) {
-        if self.membership.poll_timeout().is_some_and(|t| t <= now) {
-            self.membership.handle_timeout(now);
-        }
-        if self.election.poll_timeout().is_some_and(|t| t <= now) {
-            self.election.handle_timeout(now);
-        }
-        self.settle(now);
-        if let Some(mut hb) = self.membership.poll_heartbeat(now) {
-            self.election.fill_heartbeat(&mut hb);
-            hb.quorate = self.quorum.state().quorate;
-            let body = hb.encode();
-            for link in 0..LINKS {
-                out.push((
-                    self.id,
-                    link,
-                    self.sender.seal(keys, Kind::HEARTBEAT, &body),
-                ));
-            }
-        }
-    }
-
-    fn receive(&mut self, now: Instant, keys: &Keys, link: usize, bytes: &[u8]) {
-        let Ok((header, body)) = self.receiver.open(keys, bytes) else {
-            return;
-        };
-        let hb = Heartbeat::decode(&body).expect("our own encoding");
-        self.membership
-            .handle_heartbeat(now, link, header.sender, header.incarnation, &hb);
-        self.election
-            .handle_heartbeat(now, header.sender, header.incarnation, &hb);
-        self.settle(now);
-    }
-
     fn acting_dc(&self) -> bool {
-        !self.paused && !self.down && self.election.is_dc() && self.quorum.state().quorate
+        !self.paused && !self.down && self.protocol.acting_dc()
     }
 }
 
 struct Lab {
-    keys: Keys,
+    config: config::Config,
     ids: Vec<NodeId>,
     nodes: Vec<Stack>,
     now: Instant,
@@ -122,17 +76,25 @@ struct Lab {
     loss: f64,
     max_delay_ms: u64,
     incarnations: Vec<u64>,
+    /// Assert at most one acting DC after every step (off for two_node,
+    /// where both halves of a split are quorate by design).
+    single_dc: bool,
 }
 
 impl Lab {
     fn new(n: u16, seed: u64) -> Lab {
+        Lab::with_quorum(n, seed, "")
+    }
+
+    fn with_quorum(n: u16, seed: u64, quorum: &str) -> Lab {
+        let config = config(n, quorum);
         let ids: Vec<NodeId> = (1..=n).collect();
         let nodes = ids
             .iter()
-            .map(|id| Stack::new(*id, &ids, 1, 0, Instant::ZERO))
+            .map(|id| Stack::new(&config, *id, 1, 0, Instant::ZERO))
             .collect();
         Lab {
-            keys: Keys::new(&[3u8; 32], "stack"),
+            config,
             ids,
             nodes,
             now: Instant::ZERO,
@@ -142,6 +104,7 @@ impl Lab {
             loss: 0.0,
             max_delay_ms: 2,
             incarnations: vec![1; n as usize],
+            single_dc: true,
         }
     }
 
@@ -163,7 +126,13 @@ impl Lab {
         let now = self.now;
         let mut out = Vec::new();
         for node in self.nodes.iter_mut().filter(|n| !n.paused && !n.down) {
-            node.tick(now, &self.keys, &mut out);
+            if node.protocol.poll_timeout().is_some_and(|t| t <= now) {
+                node.protocol.handle_timeout(now);
+            }
+            while let Some(t) = node.protocol.poll_transmit() {
+                out.push((node.id, t.link, t.bytes));
+            }
+            while node.protocol.poll_event().is_some() {}
         }
         for (from, link, bytes) in out {
             for to in self.ids.clone() {
@@ -183,7 +152,8 @@ impl Lab {
             if at > now || node.paused {
                 waiting.push((at, to, link, bytes));
             } else if !node.down {
-                node.receive(now, &self.keys, link, &bytes);
+                let other = node.protocol.handle_datagram(now, link, &bytes);
+                assert!(other.is_none(), "only heartbeats are sent here");
             }
         }
         self.in_flight = waiting;
@@ -194,7 +164,7 @@ impl Lab {
             .map(|n| n.id)
             .collect();
         assert!(
-            acting.len() <= 1,
+            acting.len() <= 1 || !self.single_dc,
             "two quorate DCs {acting:?} at {:?}",
             self.now
         );
@@ -226,16 +196,18 @@ impl Lab {
 
     fn restart(&mut self, id: NodeId) {
         self.incarnations[id as usize - 1] += 1;
-        let view = self.node(id).election.view().number;
-        let ids = self.ids.clone();
-        self.nodes[id as usize - 1] =
-            Stack::new(id, &ids, self.incarnations[id as usize - 1], view, self.now);
+        let view = self.node(id).protocol.view().number;
+        let incarnation = self.incarnations[id as usize - 1];
+        self.nodes[id as usize - 1] = Stack::new(&self.config, id, incarnation, view, self.now);
     }
 
+    /// Every node of `members` has the settled view `members` with DC
+    /// `dc` and is quorate.
     fn dc_everywhere(&self, dc: NodeId, members: &[NodeId]) -> bool {
+        let set: BTreeSet<NodeId> = members.iter().copied().collect();
         members.iter().all(|m| {
-            let n = self.node(*m);
-            n.election.dc() == Some(dc) && n.quorum.state().quorate
+            let p = &self.node(*m).protocol;
+            p.dc() == Some(dc) && p.view().members == set && p.quorum().quorate
         })
     }
 }
@@ -278,7 +250,7 @@ fn paused_dc_wakes_up_without_a_second_dc() {
     lab.run_for(Duration::from_secs(1));
     lab.nodes[0].paused = false;
     lab.run_for(Duration::from_millis(50));
-    assert!(!lab.node(1).election.is_dc(), "woke up not DC");
+    assert!(!lab.node(1).protocol.election().is_dc(), "woke up not DC");
     lab.run_until(Duration::from_secs(5), |l| l.dc_everywhere(1, &[1, 2, 3]));
 }
 
@@ -288,13 +260,13 @@ fn paused_dc_wakes_up_without_a_second_dc() {
 fn node_restarting_faster_than_the_timeout_rejoins() {
     let mut lab = Lab::new(3, 4);
     lab.run_until(Duration::from_secs(3), |l| l.dc_everywhere(1, &[1, 2, 3]));
-    let before = lab.node(3).election.view().number;
+    let before = lab.node(3).protocol.view().number;
     lab.crash(3);
     lab.run_for(Duration::from_millis(300));
     lab.restart(3);
     lab.run_until(Duration::from_secs(4), |l| l.dc_everywhere(1, &[1, 2, 3]));
-    assert!(lab.node(3).election.view().number > before);
-    assert_eq!(lab.node(1).membership.incarnation(3), Some(2));
+    assert!(lab.node(3).protocol.view().number > before);
+    assert_eq!(lab.node(1).protocol.membership().incarnation(3), Some(2));
 }
 
 /// Goal: a 2|1 split keeps the majority side's DC, the minority loses
@@ -305,7 +277,7 @@ fn split_and_heal() {
     lab.run_until(Duration::from_secs(3), |l| l.dc_everywhere(1, &[1, 2, 3]));
     lab.partition(&[1], &[2, 3]);
     lab.run_until(Duration::from_secs(4), |l| {
-        l.dc_everywhere(2, &[2, 3]) && !l.node(1).quorum.state().quorate
+        l.dc_everywhere(2, &[2, 3]) && !l.node(1).protocol.quorum().quorate
     });
     lab.cut.clear();
     lab.run_until(Duration::from_secs(4), |l| l.dc_everywhere(1, &[1, 2, 3]));
@@ -378,4 +350,70 @@ fn random_faults_never_give_two_quorate_dcs() {
         });
         assert!(took <= Duration::from_secs(5), "seed {seed}");
     }
+}
+
+/// Goal: two_node cold start with one node: it must wait for its peer
+/// (two_node implies wait_for_all) and never act; once both were seen,
+/// a split leaves both halves quorate and acting, which is why two_node
+/// needs fencing (the node's fence delay breaks the race).
+#[test]
+fn two_node_cold_start_waits_for_all_then_split_needs_fencing() {
+    let mut lab = Lab::with_quorum(2, 6, "two_node = true\n");
+    lab.single_dc = false;
+    lab.crash(2);
+    lab.run_for(Duration::from_secs(5));
+    let alone = lab.node(1).protocol.quorum();
+    assert!(!alone.quorate && alone.waiting_for_all, "{alone:?}");
+    assert!(!lab.node(1).acting_dc());
+    lab.restart(2);
+    lab.run_until(Duration::from_secs(3), |l| l.dc_everywhere(1, &[1, 2]));
+    lab.partition(&[1], &[2]);
+    lab.run_until(Duration::from_secs(4), |l| {
+        l.node(1).acting_dc() && l.node(2).acting_dc()
+    });
+}
+
+/// Goal: auto_tie_breaker on a 2|2 split of four nodes: the half with
+/// node 1 keeps quorum and its DC, the other half loses quorum.
+#[test]
+fn two_two_split_with_auto_tie_breaker_keeps_the_lowest_id_half() {
+    let mut lab = Lab::with_quorum(4, 7, "auto_tie_breaker = true\n");
+    lab.run_until(Duration::from_secs(3), |l| {
+        l.dc_everywhere(1, &[1, 2, 3, 4])
+    });
+    lab.partition(&[1, 2], &[3, 4]);
+    lab.run_until(Duration::from_secs(4), |l| {
+        l.dc_everywhere(1, &[1, 2])
+            && !l.node(3).protocol.quorum().quorate
+            && !l.node(4).protocol.quorum().quorate
+    });
+    assert!(lab.node(1).protocol.quorum().tie_breaker);
+}
+
+/// Goal: last_man_standing, 5 -> 3 -> 2 nodes: after each loss and a
+/// stable window of 10 s, expected_votes follows the survivors, so the
+/// last two stay quorate with their DC.
+#[test]
+fn five_to_three_to_two_nodes_with_last_man_standing() {
+    let mut lab = Lab::with_quorum(5, 8, "wait_for_all = true\nlast_man_standing = true\n");
+    lab.run_until(Duration::from_secs(3), |l| {
+        l.dc_everywhere(1, &[1, 2, 3, 4, 5])
+    });
+    lab.crash(4);
+    lab.crash(5);
+    lab.run_until(Duration::from_secs(15), |l| {
+        l.node(1).protocol.quorum().expected_votes == 3
+    });
+    assert!(lab.dc_everywhere(1, &[1, 2, 3]));
+    lab.crash(3);
+    lab.run_until(Duration::from_secs(4), |l| l.dc_everywhere(1, &[1, 2]));
+    let q = lab.node(2).protocol.quorum();
+    assert_eq!(
+        (q.votes, q.expected_votes, q.quorum, q.quorate),
+        (2, 3, 2, true)
+    );
+    lab.run_until(Duration::from_secs(15), |l| {
+        l.node(2).protocol.quorum().expected_votes == 2
+    });
+    assert!(lab.dc_everywhere(1, &[1, 2]));
 }
