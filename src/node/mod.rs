@@ -953,6 +953,7 @@ impl Node {
             self.dc_ident = Some((from, incarnation));
             self.executed.clear();
             self.report_acked = 0;
+            self.dc_token = 0;
             let name = self.node_name(from);
             self.event(log::Level::Info, format!("following dc: dc={name}"));
         }
@@ -1954,5 +1955,26 @@ fn agent_name(agent: &crate::config::Agent) -> String {
         Agent::Systemd(u) => format!("systemd:{u}"),
         Agent::Ocf { provider, kind } => format!("ocf:{provider}:{kind}"),
         Agent::Lsb(n) => format!("lsb:{n}"),
+    }
+}
+
+impl Node {
+    /// True when this node is the acting DC and has nothing left to do:
+    /// every member reported, nobody unclean, no action outstanding. The
+    /// simulator's convergence check uses it.
+    pub fn settled(&self) -> bool {
+        self.reign.as_ref().is_some_and(|r| {
+            r.unclean.is_empty()
+                && r.outstanding.is_empty()
+                && r.restart.is_empty()
+                && r.members
+                    .iter()
+                    .all(|m| r.reports.get(m).is_some_and(|i| i.probed))
+        })
+    }
+
+    /// The members of the current view (the local node included).
+    pub fn members(&self) -> BTreeSet<NodeId> {
+        self.last_members.clone()
     }
 }

@@ -210,17 +210,6 @@ impl Ring {
         out
     }
 
-    /// The incarnation we last heard from `node`.
-    pub fn incarnation_of(&self, node: NodeId) -> Option<u64> {
-        if node == self.local {
-            return Some(self.incarnation);
-        }
-        self.peers
-            .get(&node)
-            .map(|p| p.incarnation)
-            .filter(|i| *i != 0)
-    }
-
     /// The DC this node follows: the lowest member id.
     pub fn candidate(&self, now: Instant) -> NodeId {
         self.members(now).into_iter().next().unwrap_or(self.local)
@@ -236,11 +225,16 @@ impl Ring {
         if members.iter().next() != Some(&self.local) {
             return false;
         }
+        // A DC steps down two intervals before its peers can declare it
+        // lost, so an old and a new DC never act at the same time.
+        let margin = self
+            .timeout
+            .as_millis()
+            .saturating_sub(2 * self.interval.as_millis());
         members.iter().filter(|n| **n != self.local).all(|n| {
-            self.peers[n]
-                .heartbeat
-                .as_ref()
-                .is_some_and(|(hb, _)| hb.dc == Some(self.local))
+            self.peers[n].heartbeat.as_ref().is_some_and(|(hb, at)| {
+                hb.dc == Some(self.local) && now.saturating_since(*at).as_millis() < margin
+            })
         })
     }
 

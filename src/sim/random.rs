@@ -1,0 +1,283 @@
+//! Random clusters and fault histories, all drawn from one seed.
+//!
+//! [`config_text`] writes an ha.toml (nodes, links, quorum options,
+//! resources and groups, fencing by devices and/or watchdog); [`run`] boots
+//! it in a [`Sim`], injects random faults for a while, then stops faulting,
+//! heals everything and checks that the cluster converges within the bound
+//! of [`check::convergence_bound`].
+
+use super::{AgentModel, FenceBehaviour, LinkModel, Sim, check};
+use crate::config;
+use crate::rng::Rng;
+use crate::time::{Duration, Instant};
+
+/// The outcome of one seeded history.
+#[derive(Debug)]
+pub struct Outcome {
+    pub seed: u64,
+    /// `Some(report)` on an invariant violation or a failure to converge.
+    pub failure: Option<String>,
+    pub steps: u64,
+    pub bound: Duration,
+    pub simulated: Duration,
+}
+
+/// A random cluster config, as ha.toml text.
+pub fn config_text(rng: &mut Rng) -> String {
+    let n = match rng.below(10) {
+        0 => 1,
+        1..=3 => 2,
+        4..=6 => 3,
+        7 | 8 => 5,
+        _ => 2 + rng.below(6) as usize,
+    };
+    let links = if rng.chance(0.3) { 2 } else { 1 };
+    let interval = [100, 200][rng.below(2) as usize];
+    let timeout = interval * (5 + rng.below(4));
+    let two_node = n == 2 && rng.chance(0.7);
+    let devices = two_node || rng.chance(0.6);
+    let watchdog = !devices || rng.chance(0.3);
+    let mut t = String::new();
+    t += "[cluster]\nname = \"sim\"\nkey_file = \"/etc/ha.key\"\n";
+    t += &format!("[heartbeat]\ninterval = \"{interval}ms\"\ntimeout = \"{timeout}ms\"\n");
+    for l in 0..links {
+        t += &format!("[[heartbeat.link]]\nnetwork = \"10.{l}.0.0/16\"\n");
+    }
+    t += "[quorum]\n";
+    if two_node {
+        t += "two_node = true\n";
+    } else {
+        if rng.chance(0.2) {
+            t += "wait_for_all = true\n";
+        }
+        if n >= 3 && rng.chance(0.2) {
+            t += "last_man_standing = true\nlast_man_standing_window = \"3s\"\n";
+        }
+        if n % 2 == 0 && rng.chance(0.3) {
+            t += "auto_tie_breaker = true\n";
+        }
+    }
+    for i in 1..=n {
+        let addrs: Vec<String> = (0..links).map(|l| format!("\"10.{l}.0.{i}\"")).collect();
+        t += &format!(
+            "[[node]]\nname = \"n{i}\"\nid = {i}\naddrs = [{}]\n",
+            addrs.join(", ")
+        );
+    }
+    let prims = 1 + rng.below(3);
+    for r in 0..prims {
+        t += &format!(
+            "[resource.r{r}]\nagent = \"ocf:sim:dummy\"\nops = [{{ name = \"monitor\", interval = \"2s\", timeout = \"3s\" }}, {{ name = \"start\", timeout = \"3s\" }}, {{ name = \"stop\", timeout = \"3s\" }}]\n"
+        );
+    }
+    if rng.chance(0.5) {
+        t += "[resource.g0]\nagent = \"ocf:sim:dummy\"\n[resource.g1]\nagent = \"ocf:sim:dummy\"\n[group.grp]\nresources = [\"g0\", \"g1\"]\n";
+    }
+    t += "[defaults]\nop_timeout = \"3s\"\n";
+    if watchdog {
+        // The watchdog must outlast the lease and the heartbeat timeout
+        // (see docs/simulator.md); 5x the timeout keeps a margin.
+        t += &format!(
+            "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"{}ms\"\n",
+            (timeout * 5).max(3000)
+        );
+    }
+    if devices {
+        for i in 1..=n {
+            // In a two-node cluster node 1 is protected by a delay, so a
+            // fence race leaves node 1 standing.
+            let delay = if two_node && i == 1 { "3s" } else { "0s" };
+            t += &format!(
+                "[[fence]]\nname = \"ipmi-n{i}\"\ndriver = \"external\"\ntargets = [\"n{i}\"]\ndelay = \"{delay}\"\nparams = {{ agent = \"fence_sim\" }}\n"
+            );
+        }
+    }
+    t
+}
+
+/// Parses config text the way `ha check` does; panics with every
+/// diagnostic if it does not validate (a bug in the generator).
+pub fn parse(text: &str) -> config::Config {
+    match config::parse(text, "sim.toml") {
+        Ok(loaded) => loaded.config,
+        Err(d) => panic!(
+            "simulated config does not validate:\n{}\n---\n{text}",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+/// Runs one seeded history: random config, faults for `fault_time`, then
+/// heal and require convergence within the bound.
+pub fn run(seed: u64, fault_time: Duration) -> Outcome {
+    run_with(seed, fault_time, false)
+}
+
+/// [`run`], optionally with every node built with the test-only
+/// `unsafe_skip_fencing_wait` (to show that the checker catches it).
+pub fn run_with(seed: u64, fault_time: Duration, unsafe_skip_fencing_wait: bool) -> Outcome {
+    let mut rng = Rng::new(seed ^ 0x5eed_5eed);
+    let text = config_text(&mut rng);
+    let config = parse(&text);
+    let mut sim = Sim::new(config, seed);
+    sim.agent = AgentModel {
+        op_ms: (5, 300),
+        start_fail: if rng.chance(0.3) { 0.1 } else { 0.0 },
+        stop_fail: if rng.chance(0.2) { 0.05 } else { 0.0 },
+        hang: if rng.chance(0.2) { 0.03 } else { 0.0 },
+        die: if rng.chance(0.3) { 0.05 } else { 0.0 },
+    };
+    sim.fence = if rng.chance(0.2) {
+        FenceBehaviour::Works {
+            latency_ms: 2000 + rng.below(3000),
+        }
+    } else {
+        FenceBehaviour::Works {
+            latency_ms: 50 + rng.below(500),
+        }
+    };
+    let fence_flaky = rng.chance(0.2);
+    sim.keep_persisted = rng.chance(0.7);
+    for n in sim.nodes.iter_mut() {
+        n.unsafe_skip_fencing_wait = unsafe_skip_fencing_wait;
+    }
+    sim.start_all();
+    let n = sim.nodes.len();
+    let faults_end = Instant::ZERO + Duration::from_secs(3) + fault_time;
+    while sim.now < faults_end && sim.violation.is_none() {
+        let gap = Duration::from_millis(200 + rng.below(3000));
+        let until = (sim.now + gap).min(faults_end);
+        sim.run_until(until);
+        if sim.violation.is_some() || sim.now >= faults_end {
+            break;
+        }
+        inject_fault(&mut sim, &mut rng, n, fence_flaky);
+    }
+    // Faults stop: heal the network, wake and restart everything, make
+    // agents and fence devices reliable again.
+    sim.heal();
+    sim.agent = AgentModel {
+        op_ms: sim.agent.op_ms,
+        ..AgentModel::default()
+    };
+    if let FenceBehaviour::Fails { latency_ms } = sim.fence {
+        sim.fence = FenceBehaviour::Works { latency_ms };
+    }
+    sim.reboot_after = Some(Duration::from_secs(1));
+    for i in 0..n {
+        if sim.nodes[i].node.is_none() {
+            sim.boot(i);
+        }
+    }
+    let bound = check::convergence_bound(&sim);
+    let healed_at = sim.now;
+    let deadline = healed_at + bound;
+    let mut converged_at = None;
+    while sim.violation.is_none() && sim.now < deadline {
+        let until = sim.now + Duration::from_millis(500);
+        sim.run_until(until.min(deadline));
+        if check::converged(&sim).is_none() {
+            converged_at = Some(sim.now);
+            break;
+        }
+    }
+    let failure = if let Some(v) = sim.violation.clone() {
+        Some(sim.report(&v))
+    } else if converged_at.is_none() {
+        let why = check::converged(&sim).unwrap_or_default();
+        Some(sim.report(&format!(
+            "invariant 4: not converged {bound} after faults stopped: {why}"
+        )))
+    } else {
+        None
+    };
+    Outcome {
+        seed,
+        failure,
+        steps: sim.steps,
+        bound,
+        simulated: Duration::from_millis(sim.now.as_millis()),
+    }
+}
+
+fn inject_fault(sim: &mut Sim, rng: &mut Rng, n: usize, fence_flaky: bool) {
+    let pick = |rng: &mut Rng| rng.below(n as u64) as usize;
+    match rng.below(12) {
+        0 | 1 => {
+            // Symmetric split into two random sides.
+            let mut side: Vec<usize> = (0..n).collect();
+            rng.shuffle(&mut side);
+            let cut = 1 + rng.below(n.max(2) as u64 - 1) as usize;
+            let (a, b) = side.split_at(cut.min(n));
+            sim.partition(&[a, b]);
+        }
+        2 => {
+            let (a, b) = (pick(rng), pick(rng));
+            sim.set_reach(&[a], &[b], false);
+            sim.note(format!("one-way cut n{} -> n{}", a + 1, b + 1));
+        }
+        3 => {
+            // Non-transitive: cut one pair, leave the rest.
+            let (a, b) = (pick(rng), pick(rng));
+            sim.set_reach(&[a], &[b], false);
+            sim.set_reach(&[b], &[a], false);
+            sim.note(format!("cut pair n{} <-> n{}", a + 1, b + 1));
+        }
+        4 => sim.heal(),
+        5 => {
+            let loss = [0.05, 0.2, 0.5][rng.below(3) as usize];
+            let model = LinkModel {
+                loss,
+                delay_ms: 1 + rng.below(20),
+                jitter_ms: rng.below(40),
+                duplicate: 0.05,
+            };
+            for l in sim.links.iter_mut() {
+                for row in l.iter_mut() {
+                    for m in row.iter_mut().flatten() {
+                        *m = model;
+                    }
+                }
+            }
+            sim.note(format!("lossy network {model:?}"));
+        }
+        6 => {
+            let i = pick(rng);
+            sim.crash(i);
+        }
+        7 => {
+            let i = pick(rng);
+            let d = Duration::from_millis(500 + rng.below(8000));
+            sim.pause(i, d);
+        }
+        8 => {
+            let i = pick(rng);
+            sim.clock_jump(i, Duration::from_millis(100 + rng.below(5000)));
+        }
+        9 => {
+            // Link flap: one link down for everyone.
+            let l = rng.below(sim.links.len() as u64) as usize;
+            for row in sim.links[l].iter_mut() {
+                for m in row.iter_mut() {
+                    *m = None;
+                }
+            }
+            sim.note(format!("link {l} down"));
+        }
+        10 => {
+            if fence_flaky {
+                sim.fence = FenceBehaviour::Fails { latency_ms: 200 };
+                sim.note("fence device failing".to_string());
+            }
+        }
+        _ => {
+            if let FenceBehaviour::Fails { .. } = sim.fence {
+                sim.fence = FenceBehaviour::Works { latency_ms: 200 };
+                sim.note("fence device working".to_string());
+            }
+        }
+    }
+}
