@@ -25,7 +25,9 @@ lab_log() {
 }
 
 # lab_init BINARY N [TRANSPORT] [TIMEOUT]: builds the network and the roots
-# for N nodes (not started). TRANSPORT is udpu (default) or udp.
+# for N nodes (not started). TRANSPORT is udpu (default) or udp. With
+# LAB_LINKS=2 every node also gets eth1 (10.78.0.1I) on a second bridge, br1,
+# as a second heartbeat link.
 lab_init() {
   LAB_BIN=$(readlink -f "$1")
   LAB_N=$2
@@ -46,6 +48,11 @@ lab_init() {
   ip -n "$LAB_SW" link add br0 type bridge
   ip -n "$LAB_SW" link set br0 type bridge mcast_snooping 0
   ip -n "$LAB_SW" link set br0 up
+  if [ "${LAB_LINKS:-1}" = 2 ]; then
+    ip -n "$LAB_SW" link add br1 type bridge
+    ip -n "$LAB_SW" link set br1 type bridge mcast_snooping 0
+    ip -n "$LAB_SW" link set br1 up
+  fi
   local i
   for i in $(seq 1 "$LAB_N"); do
     lab_add_netns "$i"
@@ -83,6 +90,17 @@ lab_add_netns() {
   ip -n "$ns" addr add "$(lab_addr "$i")/24" dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$ns" link set lo up
+  if [ "${LAB_LINKS:-1}" = 2 ]; then
+    ip link add eth1 netns "$ns" type veth peer name "${LAB_P}q$i" netns "$LAB_SW"
+    ip -n "$LAB_SW" link set "${LAB_P}q$i" master br1 up
+    ip -n "$ns" addr add "$(lab_addr2 "$i")/24" dev eth1
+    ip -n "$ns" link set eth1 up
+  fi
+}
+
+# The second-link address of node I (LAB_LINKS=2).
+lab_addr2() {
+  echo "10.78.0.$((10 + $1))"
 }
 
 # The cluster config shared by every node (identical, so config hashes agree).
@@ -110,12 +128,20 @@ ttl = 1
 network = "10.77.0.0/24"
 
 EOF
+  if [ "${LAB_LINKS:-1}" = 2 ]; then
+    printf '[[heartbeat.link]]\nnetwork = "10.78.0.0/24"\n\n'
+  fi
+  local addrs
   for i in $(seq 1 "$LAB_N"); do
+    addrs="\"$(lab_addr "$i")\""
+    if [ "${LAB_LINKS:-1}" = 2 ]; then
+      addrs="$addrs, \"$(lab_addr2 "$i")\""
+    fi
     cat <<EOF
 [[node]]
 name = "n$i"
 id = $i
-addrs = ["$(lab_addr "$i")"]
+addrs = [$addrs]
 
 EOF
   done
