@@ -63,9 +63,13 @@ lab_init() {
   done
 }
 
-# The address of node I.
+# The address of node I (IPv6 with LAB_IPV6=1).
 lab_addr() {
-  echo "10.77.0.$((10 + $1))"
+  if [ "${LAB_IPV6:-0}" = 1 ]; then
+    echo "fd77::$((10 + $1))"
+  else
+    echo "10.77.0.$((10 + $1))"
+  fi
 }
 
 lab_ns() {
@@ -87,7 +91,12 @@ lab_add_netns() {
   ip netns add "$ns"
   ip link add eth0 netns "$ns" type veth peer name "${LAB_P}p$i" netns "$LAB_SW"
   ip -n "$LAB_SW" link set "${LAB_P}p$i" master br0 up
-  ip -n "$ns" addr add "$(lab_addr "$i")/24" dev eth0
+  if [ "${LAB_IPV6:-0}" = 1 ]; then
+    # nodad: a tentative address cannot be bound yet.
+    ip -n "$ns" addr add "$(lab_addr "$i")/64" dev eth0 nodad
+  else
+    ip -n "$ns" addr add "$(lab_addr "$i")/24" dev eth0
+  fi
   ip -n "$ns" link set eth0 up
   ip -n "$ns" link set lo up
   if [ "${LAB_LINKS:-1}" = 2 ]; then
@@ -121,11 +130,11 @@ transport = "$LAB_TRANSPORT"
 port = 5405
 interval = "100ms"
 timeout = "$LAB_TIMEOUT"
-mcast_group = "239.255.100.1"
+mcast_group = "$( [ "${LAB_IPV6:-0}" = 1 ] && echo ff15::4841 || echo 239.255.100.1)"
 ttl = 1
 
 [[heartbeat.link]]
-network = "10.77.0.0/24"
+network = "$( [ "${LAB_IPV6:-0}" = 1 ] && echo fd77::/64 || echo 10.77.0.0/24)"
 
 EOF
   if [ "${LAB_LINKS:-1}" = 2 ]; then
