@@ -44,7 +44,8 @@ def crm_placement(sc, cib_path):
         place[holder] = set(cur)
     for line in out.stdout.splitlines():
         m = LINE.match(line)
-        if not m:
+        if not m or "(blocked)" in line:
+            # A blocked action will not happen (e.g. a start without quorum).
             continue
         verb, rsc, where = m.groups()
         base = rsc.split(":")[0]

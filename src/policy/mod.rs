@@ -82,7 +82,7 @@ impl Placement {
 /// current `state`. Pure and deterministic.
 pub fn place(config: &Config, state: &ClusterState) -> Placement {
     let mut placement = solve::Solver::new(config, state).run();
-    apply_mandatory_orders(config, &mut placement);
+    apply_mandatory_orders(config, state, &mut placement);
     placement
 }
 
@@ -93,18 +93,23 @@ pub fn place_nodes_only(config: &Config, state: &ClusterState) -> Placement {
     let mut placement = solve::Solver::new(config, state)
         .without_explanations()
         .run();
-    apply_mandatory_orders(config, &mut placement);
+    apply_mandatory_orders(config, state, &mut placement);
     placement
 }
 
-/// A mandatory `[[order]]` makes `then` unable to start unless `first`
-/// runs ("Pacemaker Explained", ordering constraints: kind=Mandatory, the
-/// then action is never initiated unless the first action completed), so
-/// a `then` whose `first` is stopped stays (or becomes) stopped. A group or
-/// clone as `first` counts as running when all its members have a node.
-fn apply_mandatory_orders(config: &Config, placement: &mut Placement) {
+/// Starts that cannot happen, as pacemaker's scheduler finds after
+/// placement: a mandatory `[[order]]` never starts `then` unless `first`
+/// runs ("Pacemaker Explained", ordering: kind=Mandatory), and a resource
+/// colocated with INFINITY with something whose start is blocked cannot
+/// start either (pacemaker blocks the starts of mandatory colocation
+/// dependents). Such a resource keeps no node: stopped (a `then` that runs
+/// stops too, as the order requires `first`). A group or clone as `first`
+/// runs when all its members have a node. Repeats until nothing changes,
+/// so chains settle.
+fn apply_mandatory_orders(config: &Config, state: &ClusterState, placement: &mut Placement) {
     use crate::config::OrderKind;
-    let members = |id: &str| -> Vec<String> {
+    // The placement keys (primitive or clone ids) an id stands for.
+    let keys = |id: &str| -> Vec<String> {
         if config.clones.iter().any(|c| c.id == id) {
             return vec![id.to_string()];
         }
@@ -119,29 +124,88 @@ fn apply_mandatory_orders(config: &Config, placement: &mut Placement) {
             None => vec![id.to_string()],
         }
     };
-    // Chains (a then b then c) settle within as many rounds as orders.
-    for _ in 0..=config.orders.len() {
+    // Whether a placement key must start somewhere it does not run now.
+    let needs_start = |key: &str, nodes: &[String]| -> bool {
+        let running: Vec<&String> = state
+            .active
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter(|n| state.node_state(n).keeps_resources())
+            .collect();
+        nodes.iter().any(|n| !running.contains(&n))
+    };
+    let mut blocked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for _ in 0..=(config.orders.len() + config.colocations.len() + config.resources.len()) {
         let mut changed = false;
+        let mut clear = |placement: &mut Placement,
+                         key: &str,
+                         why: String,
+                         blocked: &mut std::collections::BTreeSet<String>| {
+            if let Some(nodes) = placement.assigned.get_mut(key)
+                && !nodes.is_empty()
+            {
+                nodes.clear();
+                placement.stopped_reason.insert(key.to_string(), why);
+                blocked.insert(key.to_string());
+                return true;
+            }
+            false
+        };
         for o in config
             .orders
             .iter()
             .filter(|o| o.kind == OrderKind::Mandatory)
         {
-            let first_runs = members(&o.first)
+            if keys(&o.first)
                 .iter()
-                .all(|m| !placement.nodes(m).is_empty());
-            if first_runs {
+                .all(|m| !placement.nodes(m).is_empty())
+            {
                 continue;
             }
-            for m in members(&o.then) {
-                if let Some(nodes) = placement.assigned.get_mut(&m)
-                    && !nodes.is_empty()
-                {
-                    nodes.clear();
-                    placement
-                        .stopped_reason
-                        .insert(m.clone(), format!("order: {} must run first", o.first));
-                    changed = true;
+            for m in keys(&o.then) {
+                changed |= clear(
+                    placement,
+                    &m,
+                    format!("order: {} must run first", o.first),
+                    &mut blocked,
+                );
+            }
+        }
+        for c in config.colocations.iter().filter(|c| c.score.is_infinite()) {
+            let primary_blocked = keys(&c.with).iter().any(|k| blocked.contains(k));
+            if !primary_blocked {
+                continue;
+            }
+            for m in keys(&c.resource) {
+                let nodes = placement.nodes(&m).to_vec();
+                if needs_start(&m, &nodes) {
+                    changed |= clear(
+                        placement,
+                        &m,
+                        format!("colocated with {}, which cannot start", c.with),
+                        &mut blocked,
+                    );
+                }
+            }
+        }
+        // A group member that cannot start stops the members after it.
+        for g in config
+            .groups
+            .iter()
+            .filter(|g| config.clone_of(&g.id).is_none())
+        {
+            let mut stop_rest = false;
+            for m in &g.resources {
+                if stop_rest {
+                    changed |= clear(
+                        placement,
+                        m,
+                        format!("group {}: an earlier member cannot run", g.id),
+                        &mut blocked,
+                    );
+                } else if blocked.contains(m) {
+                    stop_rest = true;
                 }
             }
         }

@@ -279,7 +279,11 @@ impl<'a> Solver<'a> {
             self.units[u].kind = Kind::Clone {
                 children,
                 max,
-                node_max: c.node_max.max(1) as usize,
+                // Pacemaker runs at most one instance of an anonymous clone
+                // per node, whatever clone-node-max says (crm_simulate
+                // places 3 instances of max=6 node_max=2 on 3 nodes), and
+                // ha's clones are anonymous.
+                node_max: 1,
             };
         } else if let Some(g) = cfg.groups.iter().find(|g| g.id == id) {
             let mut children = Vec::new();
@@ -675,20 +679,14 @@ impl<'a> Solver<'a> {
             self.assign_node(u, node, true)
         } else if self.stop_everything {
             self.assign_node(u, None, true)
-        } else if self.freeze {
-            // Without quorum, `freeze` keeps what runs where it is and
-            // starts nothing.
-            let node = unit
-                .running_on
-                .first()
-                .copied()
-                .filter(|&n| self.can_run[n as usize]);
-            if node.is_none() {
-                for n in 0..self.n() as u16 {
-                    self.bump(u, n, -INF, Src::NoQuorum);
-                }
+        } else if self.freeze && unit.running_on.is_empty() {
+            // Without quorum, `freeze` starts nothing that is not running
+            // (pacemaker bans a resource whose next role is above its
+            // current one); what runs is placed as usual.
+            for n in 0..self.n() as u16 {
+                self.bump(u, n, -INF, Src::NoQuorum);
             }
-            self.assign_node(u, node, true)
+            self.assign_node(u, None, true)
         } else {
             let node = self.choose_node(u, prefer);
             self.assign_node(u, node, false)
