@@ -658,6 +658,12 @@ const WARNINGS: &[(&str, &str, &str, &str)] = &[
         "minority",
     ),
     (
+        "an OCF agent with a built-in equivalent",
+        "[resource.x]\nagent = \"ocf:heartbeat:IPaddr2\"\nparams = { ip = \"10.0.0.7\" }\n",
+        "2:1: [resource.x] agent = \"ocf:heartbeat:IPaddr2\": the built-in agent \"vip\" does this without the script",
+        "write agent = \"vip\"",
+    ),
+    (
         "address outside the link network",
         "[heartbeat]\n[[heartbeat.link]]\nnetwork = \"10.0.0.0/30\"\n[[node]]\nname = \"n3\"\nid = 3\naddrs = [\"10.0.0.9\"]\n",
         "7:10: [[node]] addrs[0] = \"10.0.0.9\": outside link 0's network 10.0.0.0/30",

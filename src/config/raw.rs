@@ -943,6 +943,25 @@ pub fn parse_agent(r: &mut Report, f: &Field) -> Option<Agent> {
         }
         _ => None,
     };
+    if let Some(Agent::Ocf { provider, kind }) = &agent {
+        // Operators translating a crm config keep the OCF names; the
+        // built-in agents do the same job without the scripts.
+        let builtin = match (provider.as_str(), kind.as_str()) {
+            ("heartbeat", "IPaddr2") => Some("vip"),
+            ("heartbeat", "Filesystem") => Some("filesystem"),
+            ("heartbeat", "nfsserver") => Some("nfs"),
+            _ => None,
+        };
+        if let Some(builtin) = builtin {
+            r.warn(
+                f.span.clone(),
+                format!("{} = \"{text}\": the built-in agent \"{builtin}\" does this without the script", f.label),
+                Some(format!(
+                    "write agent = \"{builtin}\"; it takes the same parameter names and needs no resource-agents package"
+                )),
+            );
+        }
+    }
     if agent.is_none() {
         let hint = match closest(&text, ["vip", "filesystem", "nfs"]) {
             Some(near) => format!("did you mean \"{near}\"? {FORMS}"),

@@ -422,3 +422,25 @@ fn rules_match_attributes() {
     assert!(!rule_matches(&rule(RuleOp::Lt, Some("1")), &none));
     assert!(rule_matches(&rule(RuleOp::NotDefined, None), &none));
 }
+
+// Goal: with fencing on and devices configured, a node no device can fence
+// is pointed out (pacemaker would not recover its resources).
+#[test]
+fn node_without_a_fence_device_is_warned_about() {
+    let text = format!(
+        "{MINIMAL}\n[[fence]]\nname = \"ipmi1\"\ndriver = \"ipmi\"\ntargets = [\"node1\"]\n"
+    );
+    let loaded = load(&text);
+    let messages: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(|w| format!("{}:{}: {}", w.line, w.col, w.message))
+        .collect();
+    assert_eq!(
+        messages,
+        ["12:1: [[node]] name = \"node2\": no [[fence]] device can fence this node"]
+    );
+    // A watchdog covers every node.
+    let loaded = load(&format!("{text}[watchdog]\n"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}

@@ -436,6 +436,28 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
         );
     }
 
+    if raw.cluster.stonith_enabled && !raw.fences.is_empty() && raw.watchdog.is_none() {
+        // Pacemaker refuses to recover from a node it cannot fence; say so
+        // before that node is lost.
+        let fenceable: BTreeSet<&str> = raw
+            .fences
+            .iter()
+            .flat_map(|f| f.targets.iter().map(|t| t.get_ref().as_str()))
+            .collect();
+        for node in &raw.nodes {
+            let Some(name) = &node.name else { continue };
+            if !fenceable.contains(name.get_ref().as_str()) {
+                r.warn(
+                    name.span(),
+                    format!("[[node]] name = \"{}\": no [[fence]] device can fence this node", name.get_ref()),
+                    Some(String::from(
+                        "add it to a device's targets, or add a [watchdog]; until then its resources are not recovered when it is lost",
+                    )),
+                );
+            }
+        }
+    }
+
     check_placeable(r, &raw, &ids, &member_of, &node_names);
 
     // ---- assemble ----------------------------------------------------
