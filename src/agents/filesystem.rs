@@ -816,11 +816,6 @@ mod tests {
                 "\"force_unmount\"",
                 "safe",
             ),
-            (
-                &[("directory", "/srv".into()), ("fs_type", "ext4".into())],
-                "\"fs_type\"",
-                "did you mean \"fstype\"",
-            ),
         ];
         for (extra, param, words) in cases {
             let mut params: Vec<(&str, toml::Value)> = base.to_vec();

@@ -31,10 +31,12 @@ mod filesystem;
 mod packet;
 mod params;
 pub mod proc_scan;
+mod registry;
 mod vip;
 
 pub use filesystem::Filesystem;
 pub use proc_scan::{MountEntry, mountinfo_entries};
+pub use registry::Registry;
 pub use vip::Vip;
 
 /// OCF exit codes (the OCF resource agent API), used in `Outcome::Failed`.

@@ -18,8 +18,10 @@ pub(crate) struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
-    /// Reject names the agent does not know (with the closest known name as
-    /// a hint), and missing required parameters.
+    /// Check that required parameters are present. Names the agent does not
+    /// know are logged and ignored, as `ha check` promises ("unknown
+    /// parameter, ignored", with the closest known name as a hint), so a
+    /// crm configuration carrying an IPaddr2 option ha lacks still runs.
     pub fn new(
         resource: &'a str,
         agent: &str,
@@ -30,17 +32,12 @@ impl<'a> Params<'a> {
             if !known.iter().any(|p| p.name == name) {
                 let names: Vec<&str> = known.iter().map(|p| p.name).collect();
                 let hint = match closest(name, &names) {
-                    Some(close) => format!(
-                        "did you mean \"{close}\"? `ha agents {agent}` lists the parameters"
-                    ),
-                    None => format!("the {agent} agent takes {}", names.join(", ")),
+                    Some(close) => format!(" hint=\"did you mean {close}?\""),
+                    None => String::new(),
                 };
-                return Err(AgentError::Param {
-                    resource: resource.to_string(),
-                    param: name.clone(),
-                    problem: format!("unknown parameter of the {agent} agent"),
-                    hint,
-                });
+                log::warn!(
+                    "unknown agent parameter ignored: resource={resource} agent={agent} param={name}{hint}"
+                );
             }
         }
         for p in known.iter().filter(|p| p.required) {
@@ -275,18 +272,21 @@ mod tests {
             .collect()
     }
 
-    // Goal: a typo in a parameter name is an error naming resource and
-    // parameter, with the intended name as a hint.
+    // Goal: a typo in a parameter name is not fatal (ha check warns about
+    // it; the agent ignores it), and the closest name is found for the hint.
     #[test]
-    fn unknown_name_suggests_the_close_one() {
+    fn unknown_name_is_ignored_and_the_close_one_found() {
         let m = map(&[("ip", "10.0.0.1".into()), ("cidr_netmsk", 24.into())]);
-        let err = Params::new("webip", "vip", &m, KNOWN)
-            .err()
-            .expect("must fail");
-        let text = err.to_string();
-        assert!(text.contains("resource \"webip\""), "{text}");
-        assert!(text.contains("\"cidr_netmsk\""), "{text}");
-        assert!(text.contains("did you mean \"cidr_netmask\""), "{text}");
+        let p = Params::new("webip", "vip", &m, KNOWN).expect("unknown names are ignored");
+        assert_eq!(
+            p.integer("cidr_netmask", 1, 32).expect("absent is fine"),
+            None
+        );
+        assert_eq!(
+            closest("cidr_netmsk", &["ip", "cidr_netmask", "arp_count"]),
+            Some("cidr_netmask")
+        );
+        assert_eq!(closest("zzz", &["ip", "cidr_netmask"]), None);
     }
 
     // Goal: a missing required parameter is named, with what it means.
