@@ -717,7 +717,7 @@ fn anonymous_clone_runs_at_most_one_instance_per_node() {
     let scores = &p.scores;
     let placed: usize = (0..4)
         .filter(|i| {
-            scores[&format!("ws:{i}")]
+            scores[&format!("w:{i}")]
                 .iter()
                 .any(|s| s.score.value() >= 0)
         })
