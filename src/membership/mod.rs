@@ -98,8 +98,9 @@ pub struct Membership {
 
 impl Membership {
     /// A detector for `local` among `nodes` (the local id may be included),
-    /// over `links` links, sending every `interval`, losing peers after
-    /// `timeout`. The first heartbeat is due at `now`.
+    /// over `links` links (1..=32; more are ignored), sending every
+    /// `interval` (at least 1 ms), losing peers after `timeout` (at least
+    /// `interval`). The first heartbeat is due at `now`.
     pub fn new(
         local: NodeId,
         nodes: &[NodeId],
@@ -108,11 +109,13 @@ impl Membership {
         timeout: Duration,
         now: Instant,
     ) -> Membership {
-        assert!(links >= 1 && links <= 32, "1..=32 links, got {links}");
-        assert!(
-            !interval.is_zero() && !timeout.is_zero(),
-            "interval and timeout must be positive"
-        );
+        // Config validation should keep these in range; clamp rather than
+        // panic so a config that slipped through degrades instead of
+        // crashing: the `hears` bitmap has room for 32 links, and a zero
+        // interval would make heartbeats due forever.
+        let links = links.clamp(1, 32);
+        let interval = interval.max(Duration::from_millis(1));
+        let timeout = timeout.max(interval);
         let peers = nodes
             .iter()
             .filter(|n| **n != local)

@@ -322,3 +322,32 @@ fn heartbeats_from_unknown_nodes_or_links_are_ignored() {
     assert!(!m.alive(2) && !m.alive(9));
     assert_eq!(m.poll_event(), None);
 }
+
+/// Goal: settings outside the supported range degrade instead of
+/// panicking: more than 32 links are clamped (the `hears` bitmap holds 32),
+/// a zero interval becomes 1 ms.
+#[test]
+fn out_of_range_settings_are_clamped_not_panicking() {
+    let mut m = Membership::new(
+        1,
+        &[1, 2],
+        40,
+        Duration::ZERO,
+        Duration::ZERO,
+        Instant::ZERO,
+    );
+    assert_eq!(m.links(), 32);
+    assert_eq!(m.interval(), Duration::from_millis(1));
+    assert!(m.timeout() >= m.interval());
+    assert!(m.poll_heartbeat(Instant::ZERO).is_some());
+    assert!(
+        m.poll_heartbeat(Instant::ZERO).is_none(),
+        "not due again at once"
+    );
+    let hb = Heartbeat {
+        number: 1,
+        ..Heartbeat::default()
+    };
+    m.handle_heartbeat(Instant::ZERO, 35, 2, 1, &hb);
+    assert!(!m.alive(2), "a link beyond the clamp is ignored");
+}
