@@ -183,6 +183,74 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
 
+    fn record_through(sink: Sink, level: log::Level, message: &str) {
+        use log::Log;
+        log::set_max_level(log::LevelFilter::Trace);
+        let logger = Logger {
+            node: "n1".to_string(),
+            sink: Mutex::new(sink),
+        };
+        logger.log(
+            &log::Record::builder()
+                .level(level)
+                .args(format_args!("{message}"))
+                .build(),
+        );
+        logger.flush();
+    }
+
+    #[test]
+    fn syslog_lines_carry_priority_pid_and_node() {
+        // Goal: a syslog datagram is `<facility*8+severity>ha[pid]: node: msg`
+        // (facility daemon), read back from a socket standing in for /dev/log.
+        let path = std::env::temp_dir().join(format!("ha-log-test-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let server = UnixDatagram::bind(&path).unwrap();
+        let client = UnixDatagram::unbound().unwrap();
+        client.connect(&path).unwrap();
+        record_through(Sink::Syslog(client), log::Level::Warn, "peer down: node=n2");
+        let mut buffer = [0u8; 256];
+        let n = server.recv(&mut buffer).unwrap();
+        let line = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        assert_eq!(
+            line,
+            format!("<28>ha[{}]: n1: peer down: node=n2", std::process::id())
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn file_lines_carry_time_node_and_level() {
+        let path = std::env::temp_dir().join(format!("ha-log-test-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .unwrap();
+        record_through(
+            Sink::File(file),
+            log::Level::Info,
+            "dc: n1 -> n2 reason=election",
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        // 2026-11-25T13:02:11.204Z ha[n1] info: dc: ...
+        assert_eq!(
+            text.len(),
+            24 + " ha[n1] info: dc: n1 -> n2 reason=election\n".len(),
+            "{text}"
+        );
+        assert!(
+            text[..24].ends_with('Z') && text.as_bytes()[10] == b'T',
+            "{text}"
+        );
+        assert!(
+            text.ends_with(" ha[n1] info: dc: n1 -> n2 reason=election\n"),
+            "{text}"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
     #[test]
     fn utc_formatting_matches_known_dates() {
         assert_eq!(format_utc(0), "1970-01-01T00:00:00.000Z");
