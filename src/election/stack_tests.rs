@@ -10,6 +10,7 @@ use super::protocol::Protocol;
 use super::*;
 use crate::config;
 use crate::rng::Rng;
+use crate::wire::Kind;
 
 const TIMEOUT: Duration = Duration::from_millis(1000);
 const STEP: Duration = Duration::from_millis(10);
@@ -416,4 +417,43 @@ fn five_to_three_to_two_nodes_with_last_man_standing() {
         l.node(2).protocol.quorum().expected_votes == 2
     });
     assert!(lab.dc_everywhere(1, &[1, 2]));
+}
+
+/// Goal: `Protocol` hands non-heartbeat packets to the node, consumes
+/// heartbeats, counts a heartbeat body that does not decode as
+/// `malformed`, and counts forged and replayed packets by name.
+#[test]
+fn protocol_routes_bodies_and_counts_bad_packets() {
+    let config = config(2, "");
+    let mut a = Protocol::new(&config, 1, 1, 0, &[3u8; 32], Instant::ZERO);
+    let mut b = Protocol::new(&config, 2, 1, 0, &[3u8; 32], Instant::ZERO);
+    let now = Instant::from_millis(5);
+    let request = a.seal(Kind::REQUEST, b"start web");
+    let (header, body) = b
+        .handle_datagram(now, 0, &request)
+        .expect("a request is returned");
+    assert_eq!(
+        (header.kind, header.sender, body.as_slice()),
+        (Kind::REQUEST, 1, &b"start web"[..])
+    );
+    assert!(b.handle_datagram(now, 0, &request).is_none(), "replay");
+    let garbage_heartbeat = a.seal(Kind::HEARTBEAT, b"\x01");
+    assert!(b.handle_datagram(now, 0, &garbage_heartbeat).is_none());
+    let mut forged = a.seal(Kind::REQUEST, b"stop web");
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(b.handle_datagram(now, 0, &forged).is_none());
+    let drops = b.drops();
+    assert_eq!(
+        (drops["replay"], drops["malformed"], drops["bad_tag"]),
+        (1, 1, 1)
+    );
+    a.handle_timeout(now);
+    let hb = a.poll_transmit().expect("a heartbeat is due at start");
+    assert!(
+        b.handle_datagram(now, hb.link, &hb.bytes).is_none(),
+        "heartbeats are consumed"
+    );
+    assert!(b.alive(1) && b.link_up(1, hb.link));
+    assert_eq!(b.report(1).map(|r| r.config_hash), Some(config.hash));
 }
