@@ -608,15 +608,15 @@ impl Agent for Filesystem {
             }
             Ok(Some(_)) => {}
         }
-        if depth >= 10 {
-            if let Err(outcome) = self.check_device_readable() {
-                return outcome;
-            }
+        if depth >= 10
+            && let Err(outcome) = self.check_device_readable()
+        {
+            return outcome;
         }
-        if depth >= 20 {
-            if let Err(outcome) = self.check_status_file() {
-                return outcome;
-            }
+        if depth >= 20
+            && let Err(outcome) = self.check_status_file()
+        {
+            return outcome;
         }
         Outcome::Ok
     }
@@ -650,16 +650,16 @@ impl Agent for Filesystem {
             Fsck::Force if ext => Some("e2fsck".to_string()),
             Fsck::Force => Some(format!("fsck.{}", self.fstype)),
         };
-        if let Some(program) = needs_fsck {
-            if find_program(&program).is_none() {
-                return failed(
-                    rc::ERR_INSTALLED,
-                    format!(
-                        "filesystem {}: run_fsck needs {program}, which is not installed; set run_fsck = \"no\" or install it",
-                        self.id
-                    ),
-                );
-            }
+        if let Some(program) = needs_fsck
+            && find_program(&program).is_none()
+        {
+            return failed(
+                rc::ERR_INSTALLED,
+                format!(
+                    "filesystem {}: run_fsck needs {program}, which is not installed; set run_fsck = \"no\" or install it",
+                    self.id
+                ),
+            );
         }
         Outcome::Ok
     }

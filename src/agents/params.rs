@@ -314,11 +314,10 @@ mod tests {
         ]);
         let p = Params::new("r", "vip", &m, KNOWN).expect("names are fine");
         assert_eq!(p.integer("cidr_netmask", 0, 32).expect("24 ok"), Some(24));
-        let err = p
-            .integer("arp_count", 0, 100)
-            .err()
-            .expect("out of range")
-            .to_string();
+        let err = match p.integer("arp_count", 0, 100) {
+            Err(e) => e.to_string(),
+            Ok(v) => panic!("out of range must fail, got {v:?}"),
+        };
         assert!(err.contains("from 0 to 100, found 99999"), "{err}");
         assert_eq!(parse_bool("No"), Some(false));
         assert_eq!(parse_duration("200ms"), Some(Duration::from_millis(200)));

@@ -209,11 +209,11 @@ pub fn holders(by: Match<'_>) -> Vec<Holder> {
         if let Ok(maps) = fs::read_to_string(base.join("maps")) {
             let mut seen = Vec::new();
             for line in maps.lines() {
-                if let Some(path) = by.map_matches(line) {
-                    if !seen.contains(&path) {
-                        hows.push(format!("mmap {path}"));
-                        seen.push(path);
-                    }
+                if let Some(path) = by.map_matches(line)
+                    && !seen.contains(&path)
+                {
+                    hows.push(format!("mmap {path}"));
+                    seen.push(path);
                 }
             }
         }

@@ -170,14 +170,14 @@ impl Vip {
             })?),
         };
         let nic = p.string("nic")?.map(|s| s.trim().to_string());
-        if let Some(nic) = &nic {
-            if nic.is_empty() || nic.len() > 15 || nic.contains(['/', ' ', ':']) {
-                return Err(p.error(
+        if let Some(nic) = &nic
+            && (nic.is_empty() || nic.len() > 15 || nic.contains(['/', ' ', ':']))
+        {
+            return Err(p.error(
                     "nic",
                     format!("\"{nic}\" is not an interface name"),
                     "interface names are 1 to 15 characters without '/', ':' or spaces; omit nic to find it from the routes",
                 ));
-            }
         }
         let iflabel = p.string("iflabel")?;
         if let Some(label) = &iflabel {
@@ -392,10 +392,10 @@ impl Vip {
                 }
             }
         }
-        if self.ip.is_ipv6() {
-            if let Err(outcome) = self.wait_for_dad(h, link.index).await {
-                return outcome;
-            }
+        if self.ip.is_ipv6()
+            && let Err(outcome) = self.wait_for_dad(h, link.index).await
+        {
+            return outcome;
         }
         self.announce_after_start(&link);
         Outcome::Ok
