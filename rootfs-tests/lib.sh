@@ -27,7 +27,8 @@ lab_log() {
 # lab_init BINARY N [TRANSPORT] [TIMEOUT]: builds the network and the roots
 # for N nodes (not started). TRANSPORT is udpu (default) or udp. With
 # LAB_LINKS=2 every node also gets eth1 (10.78.0.1I) on a second bridge, br1,
-# as a second heartbeat link.
+# as a second heartbeat link. With LAB_VIP=1 the config has one resource,
+# webip: a vip 10.77.0.100/24 on eth0.
 lab_init() {
   LAB_BIN=$(readlink -f "$1")
   LAB_N=$2
@@ -139,6 +140,15 @@ network = "$( [ "${LAB_IPV6:-0}" = 1 ] && echo fd77::/64 || echo 10.77.0.0/24)"
 EOF
   if [ "${LAB_LINKS:-1}" = 2 ]; then
     printf '[[heartbeat.link]]\nnetwork = "10.78.0.0/24"\n\n'
+  fi
+  if [ "${LAB_VIP:-0}" = 1 ]; then
+    cat <<EOF
+[resource.webip]
+agent = "vip"
+params = { ip = "10.77.0.100", cidr_netmask = 24, nic = "eth0" }
+ops = [ { name = "monitor", interval = "2s", timeout = "5s" } ]
+
+EOF
   fi
   local addrs
   for i in $(seq 1 "$LAB_N"); do
@@ -345,6 +355,17 @@ lab_nft() {
 # lab_nft_switch RULES: loads an nftables ruleset into the switch namespace.
 lab_nft_switch() {
   printf '%s\n' "$1" | ip netns exec "$LAB_SW" nft -f -
+}
+
+# The nodes whose eth0 holds ADDR right now, e.g. "2" or "1 3".
+lab_holders() {
+  local i out=()
+  for i in $(seq 1 "$LAB_N"); do
+    if ip -n "$(lab_ns "$i")" -br addr show dev eth0 | grep -qw "$1/[0-9]*"; then
+      out+=("$i")
+    fi
+  done
+  echo "${out[*]}"
 }
 
 # Total packets node I dropped (all reasons).

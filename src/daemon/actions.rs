@@ -5,14 +5,106 @@
 //! [`ActionRunner`] and feeds the outcome back with `handle_action_done`.
 //! Runners must report every action exactly once, also on timeout, or the
 //! node waits for it forever.
+//!
+//! [`AgentRunner`] runs resource operations through the built-in agents
+//! (`agents::for_resource`), each on a blocking thread with the action's
+//! timeout. Fencing has no driver here yet and fails honestly.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use smol::channel::Sender;
 
+use crate::agents::{self, Agent, Operation};
+use crate::config::Config;
 use crate::node::{Action, ActionId, ActionKind, Outcome};
 
 /// Carries out actions and reports their outcome on `done`.
 pub trait ActionRunner {
     fn run(&mut self, action: Action, done: Sender<(ActionId, Outcome)>);
+    /// The config changed: forget anything built from the old one.
+    fn reload(&mut self, config: &Config) {
+        let _ = config;
+    }
+}
+
+/// Runs start, stop, monitor and probe through the built-in agents.
+pub struct AgentRunner {
+    config: Config,
+    node_name: String,
+    /// Agents are built once per resource (they keep small state, such as
+    /// the interface a vip found) and rebuilt after a reload.
+    agents: BTreeMap<String, Arc<dyn Agent>>,
+}
+
+impl AgentRunner {
+    pub fn new(config: &Config, node_name: &str) -> AgentRunner {
+        AgentRunner {
+            config: config.clone(),
+            node_name: node_name.to_string(),
+            agents: BTreeMap::new(),
+        }
+    }
+
+    fn agent(&mut self, resource: &str) -> Result<Arc<dyn Agent>, Outcome> {
+        if let Some(agent) = self.agents.get(resource) {
+            return Ok(agent.clone());
+        }
+        let Some(config) = self.config.resource(resource) else {
+            return Err(Outcome::Failed {
+                rc: 5,
+                reason: format!("resource \"{resource}\" is not in the config"),
+            });
+        };
+        match agents::for_resource(config, &self.node_name) {
+            Ok(agent) => {
+                let agent: Arc<dyn Agent> = Arc::from(agent);
+                self.agents.insert(resource.to_string(), agent.clone());
+                Ok(agent)
+            }
+            Err(e) => Err(Outcome::Failed {
+                rc: e.rc(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+impl ActionRunner for AgentRunner {
+    fn run(&mut self, action: Action, done: Sender<(ActionId, Outcome)>) {
+        let (resource, operation) = match &action.kind {
+            ActionKind::Start { resource } => (resource, Operation::Start),
+            ActionKind::Stop { resource } => (resource, Operation::Stop),
+            ActionKind::Monitor { resource } | ActionKind::Probe { resource } => {
+                (resource, Operation::Monitor { depth: 0 })
+            }
+            ActionKind::Fence { .. } => return NoAgents.run(action, done),
+        };
+        let agent = match self.agent(resource) {
+            Ok(agent) => agent,
+            Err(outcome) => {
+                log::error!("action failed: {operation:?} {resource} reason={outcome:?}");
+                let _ = done.try_send((action.id, outcome));
+                return;
+            }
+        };
+        log::debug!(
+            "action: {operation:?} {resource} timeout={}",
+            action.timeout
+        );
+        let timeout = action.timeout.to_std();
+        let id = action.id;
+        smol::spawn(async move {
+            let outcome = agents::run_with_timeout(agent, operation, timeout).await;
+            let _ = done.send((id, outcome)).await;
+        })
+        .detach();
+    }
+
+    fn reload(&mut self, config: &Config) {
+        self.config = config.clone();
+        self.agents.clear();
+    }
 }
 
 /// Used until the agents are wired in: every action fails at once with

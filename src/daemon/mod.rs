@@ -305,13 +305,14 @@ async fn daemon(
         config.cluster.name,
         socket_path.display()
     );
+    let runner: Box<dyn ActionRunner> = Box::new(actions::AgentRunner::new(&config, &node_name));
     let mut daemon = Daemon {
         config_path,
         send_errors: vec![0; links.len()],
         config,
         local,
         links,
-        runner: Box::new(actions::NoAgents),
+        runner,
         done,
         watchdog,
     };
@@ -531,6 +532,7 @@ impl Daemon {
             .map(|b| format!("{b:02x}"))
             .collect();
         self.config = config.clone();
+        self.runner.reload(&config);
         node.handle_reload(now, config);
         log::info!("reload: applied {} config_hash={hash}...", self.config_path);
         Ok(format!("reloaded {} on {name}", self.config_path))
