@@ -383,7 +383,7 @@ fn sub_table<'t, 'i>(
         DeValue::Array(_) => {
             field.bad(
                 r,
-                format!("expected a table, found an array"),
+                "expected a table, found an array",
                 Some(format!("write {name} once")),
             );
             None
@@ -578,19 +578,19 @@ fn read_cluster(r: &mut Report, top: &Section) -> (Cluster, Range<usize>) {
     if let Some(v) = s.get("stonith_enabled").and_then(|f| f.boolean(r)) {
         cluster.stonith_enabled = v;
     }
-    if let Some(f) = s.get("log") {
-        if let Some(text) = f.string(r) {
-            match text.get_ref().as_str() {
-                "stderr" => cluster.log = LogTarget::Stderr,
-                "syslog" => cluster.log = LogTarget::Syslog,
-                p if p.starts_with('/') => cluster.log = LogTarget::File(PathBuf::from(p)),
-                _ => f.bad(
-                    r,
-                    "expected \"stderr\", \"syslog\" or an absolute file path",
-                    closest(text.get_ref(), ["stderr", "syslog"])
-                        .map(|n| format!("did you mean \"{n}\"?")),
-                ),
-            }
+    if let Some(f) = s.get("log")
+        && let Some(text) = f.string(r)
+    {
+        match text.get_ref().as_str() {
+            "stderr" => cluster.log = LogTarget::Stderr,
+            "syslog" => cluster.log = LogTarget::Syslog,
+            p if p.starts_with('/') => cluster.log = LogTarget::File(PathBuf::from(p)),
+            _ => f.bad(
+                r,
+                "expected \"stderr\", \"syslog\" or an absolute file path",
+                closest(text.get_ref(), ["stderr", "syslog"])
+                    .map(|n| format!("did you mean \"{n}\"?")),
+            ),
         }
     }
     if let Some(v) = s.get("log_level").and_then(|f| {
@@ -626,28 +626,28 @@ fn read_heartbeat(r: &mut Report, top: &Section) -> RawHeartbeat {
         links_written: false,
     };
     if let Some(s) = &section {
-        if let Some(f) = s.get("transport") {
-            if let Some(t) = f.choice(r, &[("udpu", Transport::Udpu), ("udp", Transport::Udp)]) {
-                hb.transport = Spanned::new(f.span.clone(), t);
-            }
+        if let Some(f) = s.get("transport")
+            && let Some(t) = f.choice(r, &[("udpu", Transport::Udpu), ("udp", Transport::Udp)])
+        {
+            hb.transport = Spanned::new(f.span.clone(), t);
         }
         if let Some(p) = s.get("port").and_then(|f| f.integer(r, 1, 65535)) {
             hb.port = p as u16;
         }
-        if let Some(f) = s.get("interval") {
-            if let Some(d) = f.duration(r, Duration::from_millis(10), Duration::from_secs(60)) {
-                hb.interval = Spanned::new(f.span.clone(), d);
-            }
+        if let Some(f) = s.get("interval")
+            && let Some(d) = f.duration(r, Duration::from_millis(10), Duration::from_secs(60))
+        {
+            hb.interval = Spanned::new(f.span.clone(), d);
         }
-        if let Some(f) = s.get("timeout") {
-            if let Some(d) = f.duration(r, Duration::from_millis(20), Duration::from_secs(600)) {
-                hb.timeout = Spanned::new(f.span.clone(), d);
-            }
+        if let Some(f) = s.get("timeout")
+            && let Some(d) = f.duration(r, Duration::from_millis(20), Duration::from_secs(600))
+        {
+            hb.timeout = Spanned::new(f.span.clone(), d);
         }
-        if let Some(f) = s.get("mcast_group") {
-            if let Some(ip) = f.ip(r) {
-                hb.mcast_group = Spanned::new(f.span.clone(), ip);
-            }
+        if let Some(f) = s.get("mcast_group")
+            && let Some(ip) = f.ip(r)
+        {
+            hb.mcast_group = Spanned::new(f.span.clone(), ip);
         }
         if let Some(t) = s.get("ttl").and_then(|f| f.integer(r, 1, 255)) {
             hb.ttl = t as u32;
@@ -788,32 +788,32 @@ fn read_node(r: &mut Report, s: &Section) -> RawNode {
         .and_then(|f| f.integer(r, 0, 255))
         .map_or(1, |v| v as u32);
     let mut attributes = BTreeMap::new();
-    if let Some(f) = s.get("attributes") {
-        if let Some(t) = f.table(r) {
-            let mut entries: Vec<_> = t.iter().collect();
-            entries.sort_by_key(|(k, _)| k.span().start);
-            for (k, v) in entries {
-                let field = Field {
-                    label: format!("{}.{}", f.label, k.get_ref()),
-                    span: k.span(),
-                    value: v.get_ref(),
-                };
-                let text = match v.get_ref() {
-                    DeValue::String(s) => Some(s.to_string()),
-                    DeValue::Integer(i) => Some(i.to_string()),
-                    DeValue::Boolean(b) => Some(b.to_string()),
-                    _ => {
-                        field.bad(
-                            r,
-                            "attribute values are strings, integers or booleans",
-                            None,
-                        );
-                        None
-                    }
-                };
-                if let Some(text) = text {
-                    attributes.insert(k.get_ref().to_string(), text);
+    if let Some(f) = s.get("attributes")
+        && let Some(t) = f.table(r)
+    {
+        let mut entries: Vec<_> = t.iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        for (k, v) in entries {
+            let field = Field {
+                label: format!("{}.{}", f.label, k.get_ref()),
+                span: k.span(),
+                value: v.get_ref(),
+            };
+            let text = match v.get_ref() {
+                DeValue::String(s) => Some(s.to_string()),
+                DeValue::Integer(i) => Some(i.to_string()),
+                DeValue::Boolean(b) => Some(b.to_string()),
+                _ => {
+                    field.bad(
+                        r,
+                        "attribute values are strings, integers or booleans",
+                        None,
+                    );
+                    None
                 }
+            };
+            if let Some(text) = text {
+                attributes.insert(k.get_ref().to_string(), text);
             }
         }
     }
@@ -1019,61 +1019,61 @@ fn read_resource(
         .and_then(|f| parse_agent(r, &f));
     let mut params = BTreeMap::new();
     let params_field = s.get("params");
-    if let Some(f) = &params_field {
-        if let Some(t) = f.table(r) {
-            let mut entries: Vec<_> = t.iter().collect();
-            entries.sort_by_key(|(k, _)| k.span().start);
-            for (k, v) in entries {
-                let field = Field {
-                    label: format!("{}.{}", f.label, k.get_ref()),
-                    span: k.span(),
-                    value: v.get_ref(),
-                };
-                if let Some(agent) = &agent {
-                    check_param(r, agent, k.get_ref(), &field);
-                }
-                if let Some(value) = to_value(r, &field) {
-                    params.insert(k.get_ref().to_string(), value);
-                }
+    if let Some(f) = &params_field
+        && let Some(t) = f.table(r)
+    {
+        let mut entries: Vec<_> = t.iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        for (k, v) in entries {
+            let field = Field {
+                label: format!("{}.{}", f.label, k.get_ref()),
+                span: k.span(),
+                value: v.get_ref(),
+            };
+            if let Some(agent) = &agent {
+                check_param(r, agent, k.get_ref(), &field);
+            }
+            if let Some(value) = to_value(r, &field) {
+                params.insert(k.get_ref().to_string(), value);
             }
         }
     }
-    if let Some(agent) = &agent {
-        if let Some((required, _)) = agent_params(agent) {
-            let missing: Vec<&str> = required
-                .iter()
-                .copied()
-                .filter(|p| !params.contains_key(*p))
-                .collect();
-            if !missing.is_empty() {
-                let span = params_field
-                    .as_ref()
-                    .map_or(s.span.clone(), |f| f.span.clone());
-                let agent_name = match agent {
-                    Agent::Vip => "vip",
-                    Agent::Filesystem => "filesystem",
-                    _ => "nfs",
-                };
-                let example = match agent {
-                    Agent::Vip => "params = { ip = \"10.1.48.1\" }",
-                    Agent::Filesystem => {
-                        "params = { device = \"/dev/sdb1\", directory = \"/srv\", fstype = \"ext4\" }"
-                    }
-                    _ => {
-                        "params = { exports = [ { directory = \"/srv/nfs\", clientspec = \"10.1.0.0/16\" } ] }"
-                    }
-                };
-                r.error(
-                    span,
-                    format!(
-                        "{}: agent \"{agent_name}\" needs param{} {}",
-                        s.name,
-                        if missing.len() > 1 { "s" } else { "" },
-                        quoted_list(missing.iter().copied())
-                    ),
-                    Some(format!("e.g. {example}")),
-                );
-            }
+    if let Some(agent) = &agent
+        && let Some((required, _)) = agent_params(agent)
+    {
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|p| !params.contains_key(*p))
+            .collect();
+        if !missing.is_empty() {
+            let span = params_field
+                .as_ref()
+                .map_or(s.span.clone(), |f| f.span.clone());
+            let agent_name = match agent {
+                Agent::Vip => "vip",
+                Agent::Filesystem => "filesystem",
+                _ => "nfs",
+            };
+            let example = match agent {
+                Agent::Vip => "params = { ip = \"10.1.48.1\" }",
+                Agent::Filesystem => {
+                    "params = { device = \"/dev/sdb1\", directory = \"/srv\", fstype = \"ext4\" }"
+                }
+                _ => {
+                    "params = { exports = [ { directory = \"/srv/nfs\", clientspec = \"10.1.0.0/16\" } ] }"
+                }
+            };
+            r.error(
+                span,
+                format!(
+                    "{}: agent \"{agent_name}\" needs param{} {}",
+                    s.name,
+                    if missing.len() > 1 { "s" } else { "" },
+                    quoted_list(missing.iter().copied())
+                ),
+                Some(format!("e.g. {example}")),
+            );
         }
     }
     let ops = match s.get("ops") {
@@ -1109,10 +1109,10 @@ fn check_param(r: &mut Report, agent: &Agent, key: &str, f: &Field) {
     }
     match (agent, key) {
         (Agent::Vip, "ip") => {
-            if let Some(ip) = f.ip(r) {
-                if ip.is_unspecified() || ip.is_multicast() {
-                    f.bad(r, "not a usable virtual IP", None);
-                }
+            if let Some(ip) = f.ip(r)
+                && (ip.is_unspecified() || ip.is_multicast())
+            {
+                f.bad(r, "not a usable virtual IP", None);
             }
         }
         (Agent::Vip, "cidr_netmask") => {
@@ -1164,10 +1164,10 @@ fn check_param(r: &mut Report, agent: &Agent, key: &str, f: &Field) {
                 for key in ["clientspec", "options"] {
                     e.get(key).and_then(|v| v.string(r));
                 }
-                if let Some(fsid) = e.get("fsid") {
-                    if !matches!(fsid.value, DeValue::Integer(_) | DeValue::String(_)) {
-                        fsid.bad(r, "expected an integer or a string", None);
-                    }
+                if let Some(fsid) = e.get("fsid")
+                    && !matches!(fsid.value, DeValue::Integer(_) | DeValue::String(_))
+                {
+                    fsid.bad(r, "expected an integer or a string", None);
                 }
             }
         }
@@ -1468,17 +1468,17 @@ fn read_fence(r: &mut Report, s: &Section) -> RawFence {
         .and_then(|f| f.duration(r, Duration::ZERO, Duration::from_secs(3600)))
         .unwrap_or(Duration::ZERO);
     let mut params = BTreeMap::new();
-    if let Some(f) = s.get("params") {
-        if let Some(t) = f.table(r) {
-            for (k, v) in t.iter() {
-                let field = Field {
-                    label: format!("{}.{}", f.label, k.get_ref()),
-                    span: k.span(),
-                    value: v.get_ref(),
-                };
-                if let Some(value) = to_value(r, &field) {
-                    params.insert(k.get_ref().to_string(), value);
-                }
+    if let Some(f) = s.get("params")
+        && let Some(t) = f.table(r)
+    {
+        for (k, v) in t.iter() {
+            let field = Field {
+                label: format!("{}.{}", f.label, k.get_ref()),
+                span: k.span(),
+                value: v.get_ref(),
+            };
+            if let Some(value) = to_value(r, &field) {
+                params.insert(k.get_ref().to_string(), value);
             }
         }
     }

@@ -211,11 +211,11 @@ impl<'t, 'i> Field<'t, 'i> {
             },
             DeValue::String(s) => {
                 let t = s.trim();
-                if let Ok(v) = t.parse::<i64>() {
-                    if !(-INFINITY..=INFINITY).contains(&v) {
-                        self.bad(r, "score out of range", Some(String::from(HINT)));
-                        return None;
-                    }
+                if let Ok(v) = t.parse::<i64>()
+                    && !(-INFINITY..=INFINITY).contains(&v)
+                {
+                    self.bad(r, "score out of range", Some(String::from(HINT)));
+                    return None;
                 }
                 match Score::parse(t) {
                     Some(score) if t.parse::<i128>().is_ok() || is_infinity_spelling(t) => {

@@ -117,17 +117,19 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
     // ---- quorum ------------------------------------------------------
     let votes_total: u32 = raw.nodes.iter().map(|n| n.votes).sum();
     let two_node = raw.quorum.two_node.as_ref().is_some_and(|t| *t.get_ref());
-    if let Some(t) = &raw.quorum.two_node {
-        if *t.get_ref() && raw.nodes.len() != 2 && !raw.nodes.is_empty() {
-            r.error(
-                t.span(),
-                format!(
-                    "[quorum] two_node = true needs exactly 2 nodes, found {}",
-                    raw.nodes.len()
-                ),
-                Some(String::from("remove two_node, or remove a node")),
-            );
-        }
+    if let Some(t) = &raw.quorum.two_node
+        && *t.get_ref()
+        && raw.nodes.len() != 2
+        && !raw.nodes.is_empty()
+    {
+        r.error(
+            t.span(),
+            format!(
+                "[quorum] two_node = true needs exactly 2 nodes, found {}",
+                raw.nodes.len()
+            ),
+            Some(String::from("remove two_node, or remove a node")),
+        );
     }
     if !raw.nodes.is_empty() && votes_total == 0 {
         r.error(
@@ -361,37 +363,37 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
     for c in &raw.colocations {
         let a = check_ref(r, "[[colocation]] resource", &c.resource);
         let b = check_ref(r, "[[colocation]] with", &c.with);
-        if let (true, true, Some(x), Some(y)) = (a, b, &c.resource, &c.with) {
-            if x.get_ref() == y.get_ref() {
-                r.error(
-                    y.span(),
-                    format!(
-                        "[[colocation]] with = \"{}\": a resource cannot be colocated with itself",
-                        y.get_ref()
-                    ),
-                    Some(String::from(
-                        "name another resource in `with`, or remove the constraint",
-                    )),
-                );
-            }
+        if let (true, true, Some(x), Some(y)) = (a, b, &c.resource, &c.with)
+            && x.get_ref() == y.get_ref()
+        {
+            r.error(
+                y.span(),
+                format!(
+                    "[[colocation]] with = \"{}\": a resource cannot be colocated with itself",
+                    y.get_ref()
+                ),
+                Some(String::from(
+                    "name another resource in `with`, or remove the constraint",
+                )),
+            );
         }
     }
     for o in &raw.orders {
         let a = check_ref(r, "[[order]] first", &o.first);
         let b = check_ref(r, "[[order]] then", &o.then);
-        if let (true, true, Some(x), Some(y)) = (a, b, &o.first, &o.then) {
-            if x.get_ref() == y.get_ref() {
-                r.error(
-                    y.span(),
-                    format!(
-                        "[[order]] then = \"{}\": a resource cannot be ordered after itself",
-                        y.get_ref()
-                    ),
-                    Some(String::from(
-                        "name another resource in `then`, or remove the constraint",
-                    )),
-                );
-            }
+        if let (true, true, Some(x), Some(y)) = (a, b, &o.first, &o.then)
+            && x.get_ref() == y.get_ref()
+        {
+            r.error(
+                y.span(),
+                format!(
+                    "[[order]] then = \"{}\": a resource cannot be ordered after itself",
+                    y.get_ref()
+                ),
+                Some(String::from(
+                    "name another resource in `then`, or remove the constraint",
+                )),
+            );
         }
     }
     check_order_cycles(r, &raw);
@@ -414,16 +416,17 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
         for (i, t) in f.targets.iter().enumerate() {
             check_node(r, &format!("[[fence]] targets[{i}]"), t);
         }
-        if let Some(d) = &f.driver {
-            if *d.get_ref() == FenceDriver::Watchdog && raw.watchdog.is_none() {
-                r.error(
-                    d.span(),
-                    "[[fence]] driver = \"watchdog\": needs a [watchdog] section",
-                    Some(String::from(
-                        "add [watchdog] with device = \"/dev/watchdog\" and timeout = \"5s\"",
-                    )),
-                );
-            }
+        if let Some(d) = &f.driver
+            && *d.get_ref() == FenceDriver::Watchdog
+            && raw.watchdog.is_none()
+        {
+            r.error(
+                d.span(),
+                "[[fence]] driver = \"watchdog\": needs a [watchdog] section",
+                Some(String::from(
+                    "add [watchdog] with device = \"/dev/watchdog\" and timeout = \"5s\"",
+                )),
+            );
         }
     }
     if raw.cluster.stonith_enabled && raw.fences.is_empty() && raw.watchdog.is_none() {
@@ -747,13 +750,13 @@ fn check_order_cycles(r: &mut Report, raw: &RawConfig) {
         if o.kind == OrderKind::Serialize {
             continue; // serialize forbids overlap, it does not order.
         }
-        if let (Some(a), Some(b)) = (&o.first, &o.then) {
-            if a.get_ref() != b.get_ref() {
-                edges
-                    .entry(a.get_ref())
-                    .or_default()
-                    .push((b.get_ref(), a.span(), false));
-            }
+        if let (Some(a), Some(b)) = (&o.first, &o.then)
+            && a.get_ref() != b.get_ref()
+        {
+            edges
+                .entry(a.get_ref())
+                .or_default()
+                .push((b.get_ref(), a.span(), false));
         }
     }
     for g in &raw.groups {
@@ -928,10 +931,10 @@ fn check_placeable(
         }
     }
     for c in &raw.colocations {
-        if let (Some(a), Some(b)) = (&c.resource, &c.with) {
-            if c.score.is_infinite() {
-                links.push((a.get_ref(), b.get_ref(), false));
-            }
+        if let (Some(a), Some(b)) = (&c.resource, &c.with)
+            && c.score.is_infinite()
+        {
+            links.push((a.get_ref(), b.get_ref(), false));
         }
     }
     for _ in 0..=links.len() {
