@@ -18,7 +18,15 @@ use super::{Agent, Config, Diagnostic, Severity};
 /// problem as FILE:LINE:COL: message, with a hint. Exit 0 when valid
 /// (warnings allowed), 2 on any error.
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "check")]
+#[argh(
+    subcommand,
+    name = "check",
+    example = "ha check -c /etc/ha.toml",
+    example = "ha check -c config/web-cluster.toml",
+    note = "Every problem is reported, not only the first. Errors are unknown keys (with a \"did you mean\"), bad values, unknown node or resource names, duplicate ids, order cycles and the like. Warnings (the config still loads) include resources no node can run, a key file that is missing or readable by others (an error for `ha run`), and agent programs missing on this machine. The config may be checked on any machine; no local node is needed.",
+    error_code(0, "the config is valid (warnings may have been printed)"),
+    error_code(2, "the config has errors, or cannot be read")
+)]
 pub struct CheckArgs {
     /// config file (default /etc/ha.toml)
     #[argh(option, short = 'c', default = "String::from(\"/etc/ha.toml\")")]
@@ -28,7 +36,15 @@ pub struct CheckArgs {
 /// Write a fresh 32-byte cluster key from the OS RNG, mode 0600 (like
 /// corosync-keygen). Copy the same key to every node.
 #[derive(FromArgs, Debug)]
-#[argh(subcommand, name = "keygen")]
+#[argh(
+    subcommand,
+    name = "keygen",
+    example = "ha keygen -o /etc/ha.key",
+    note = "The key authenticates and encrypts every packet. It is written to a temporary file created with mode 0600 in the same directory, synced, then moved into place, so a reader never sees a partial key. Copy the file to every node (e.g. with scp -p) and keep it mode 0600.",
+    error_code(0, "the key was written"),
+    error_code(1, "writing failed (no such directory, no permission, no randomness)"),
+    error_code(2, "the file exists and --force was not given")
+)]
 pub struct KeygenArgs {
     /// where to write the key (default /etc/ha.key)
     #[argh(option, short = 'o', default = "String::from(\"/etc/ha.key\")")]
