@@ -454,3 +454,39 @@ fn filesystem_directory_through_symlink_is_recognised() {
         assert_eq!(mounts_on(&real), 0);
     });
 }
+
+// Goal: another file system on the mount point is never taken for ours:
+// start refuses to mount on top of it, monitor reports a failure, and stop
+// leaves it alone.
+#[test]
+fn filesystem_other_device_on_the_mount_point_is_a_failure() {
+    require_root();
+    let disk = Disk::new();
+    let agent = disk.agent(&[]);
+    let mnt = disk.mount_point();
+    std::fs::create_dir_all(&mnt).expect("mount point");
+    in_private_mount_namespace(|| {
+        rustix::mount::mount(
+            "tmpfs",
+            &mnt,
+            "tmpfs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        )
+        .expect("mount a tmpfs there");
+        match agent.start() {
+            Outcome::Failed { rc: 1, reason } => {
+                assert!(reason.contains("already mounted"), "{reason}")
+            }
+            other => panic!("start over another mount: {other:?}"),
+        }
+        match agent.monitor(0) {
+            Outcome::Failed { rc: 1, reason } => assert!(reason.contains("instead of"), "{reason}"),
+            other => panic!("monitor with another mount: {other:?}"),
+        }
+        assert_eq!(mounts_on(&mnt), 1, "nothing mounted on top");
+        assert_eq!(agent.stop(), Outcome::Ok, "ours is not mounted");
+        assert_eq!(mounts_on(&mnt), 1, "stop left the foreign mount alone");
+        rustix::mount::unmount(&mnt, rustix::mount::UnmountFlags::empty()).expect("unmount tmpfs");
+    });
+}

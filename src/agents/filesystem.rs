@@ -202,11 +202,25 @@ impl Filesystem {
         Ok(entries.into_iter().rev().find(|e| e.mount_point == dir))
     }
 
-    /// Is `entry` our device (by device number for block devices, else by source)?
+    /// Is `entry` our device? By device number first; then by the source
+    /// path with links resolved, since some file systems (btrfs) report an
+    /// anonymous device number in the mount table, not the disk's.
     fn is_ours(&self, entry: &MountEntry) -> bool {
-        match self.block_dev() {
-            Some((major, minor)) => entry.major == major && entry.minor == minor,
-            None => entry.source == self.device,
+        if let Some((major, minor)) = self.block_dev()
+            && entry.major == major
+            && entry.minor == minor
+        {
+            return true;
+        }
+        if entry.source == self.device {
+            return true;
+        }
+        match (
+            std::fs::canonicalize(&entry.source),
+            std::fs::canonicalize(self.device_path()),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
         }
     }
 
@@ -564,14 +578,40 @@ impl Agent for Filesystem {
     }
 
     fn stop(&self) -> Outcome {
-        // Stacked mounts on the same directory come off one by one.
+        // Only our device comes off: a foreign file system on the directory
+        // is left alone (stop then succeeds when ours is not there at all).
+        // Stacked mounts of our device come off one by one.
         for _ in 0..8 {
-            let entry = match self.mounted() {
-                Err(outcome) => return outcome,
-                Ok(None) => return Outcome::Ok,
-                Ok(Some(entry)) => entry,
+            let entries = match mountinfo_entries() {
+                Ok(e) => e,
+                Err(e) => {
+                    return failed(
+                        rc::ERR_GENERIC,
+                        format!("filesystem {}: reading the mount table: {e}", self.id),
+                    );
+                }
             };
-            if let Err(outcome) = self.unmount_one(&entry) {
+            let dir = self.real_dir();
+            let here: Vec<&MountEntry> = entries.iter().filter(|e| e.mount_point == dir).collect();
+            let Some(top) = here.last() else {
+                return Outcome::Ok;
+            };
+            if !self.is_ours(top) {
+                if here.iter().any(|e| self.is_ours(e)) {
+                    return failed(
+                        rc::ERR_GENERIC,
+                        format!(
+                            "filesystem {}: {} is mounted on {} on top of {}; unmount it first",
+                            self.id,
+                            top.source,
+                            self.dir(),
+                            self.device
+                        ),
+                    );
+                }
+                return Outcome::Ok;
+            }
+            if let Err(outcome) = self.unmount_one(top) {
                 return outcome;
             }
             log::info!(
