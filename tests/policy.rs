@@ -1128,15 +1128,39 @@ fn optional_order_does_not_restart_then() {
 }
 
 #[test]
-fn mandatory_order_then_cannot_run_without_first() {
+fn mandatory_order_then_cannot_start_without_first() {
     // Ordering: kind=Mandatory, "the then action will never be initiated
-    // unless the first action completed": first stopped keeps then stopped.
+    // unless the first action completed": first stopped keeps then from
+    // starting; a then that already runs is left running (only starts are
+    // blocked, as crm_simulate shows).
     let body = prims(&["db", "app"]) + "[[order]]\nfirst = \"db\"\nthen = \"app\"\n";
     let c = cfg(N2, &body);
     let s = St::new(&c).role("db", TargetRole::Stopped);
     let p = place(&c, &s);
     assert_on(&p, "db", &[]);
     assert_on(&p, "app", &[]);
+    assert!(
+        p.stopped_reason["app"].contains("db"),
+        "{:?}",
+        p.stopped_reason
+    );
+    let s = St::new(&c)
+        .role("db", TargetRole::Stopped)
+        .active("app", &["n2"]);
+    assert_on(&place(&c, &s), "app", &["n2"]);
+}
+
+#[test]
+fn mandatory_colocation_dependent_cannot_start_when_primary_start_is_blocked() {
+    // Colocation + ordering: the start of a resource colocated (INFINITY)
+    // with one whose start is blocked is blocked too.
+    let body = prims(&["db", "app", "ip"])
+        + "[[order]]\nfirst = \"db\"\nthen = \"app\"\n\n[[colocation]]\nresource = \"ip\"\nwith = \"app\"\nscore = \"inf\"\n";
+    let c = cfg(N2, &body);
+    let s = St::new(&c).role("db", TargetRole::Stopped);
+    let p = place(&c, &s);
+    assert_on(&p, "app", &[]);
+    assert_on(&p, "ip", &[]);
 }
 
 #[test]

@@ -102,8 +102,10 @@ pub fn place_nodes_only(config: &Config, state: &ClusterState) -> Placement {
 /// runs ("Pacemaker Explained", ordering: kind=Mandatory), and a resource
 /// colocated with INFINITY with something whose start is blocked cannot
 /// start either (pacemaker blocks the starts of mandatory colocation
-/// dependents). Such a resource keeps no node: stopped (a `then` that runs
-/// stops too, as the order requires `first`). A group or clone as `first`
+/// dependents). Only starts are blocked: a resource already running where
+/// it is placed keeps running (crm_simulate 2.1.5 does not stop a running
+/// `then` whose `first` cannot run). A blocked resource keeps no node. A
+/// group or clone as `first`
 /// runs when all its members have a node. Repeats until nothing changes,
 /// so chains settle.
 fn apply_mandatory_orders(config: &Config, state: &ClusterState, placement: &mut Placement) {
@@ -135,6 +137,24 @@ fn apply_mandatory_orders(config: &Config, state: &ClusterState, placement: &mut
             .collect();
         nodes.iter().any(|n| !running.contains(&n))
     };
+    // (starts somewhere, stops somewhere) in the transition to `placement`,
+    // counting the recovery of a failed resource as both.
+    let changes = |placement: &Placement, key: &str| -> (bool, bool) {
+        let target = placement.nodes(key);
+        let running: Vec<&String> = state
+            .active
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter(|n| state.node_state(n).keeps_resources())
+            .collect();
+        let failed = running
+            .iter()
+            .any(|n| state.failed.contains(&(key.to_string(), n.to_string())));
+        let start = failed || target.iter().any(|n| !running.contains(&n));
+        let stop = failed || running.iter().any(|n| !target.contains(n));
+        (start, stop)
+    };
     let mut blocked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for _ in 0..=(config.orders.len() + config.colocations.len() + config.resources.len()) {
         let mut changed = false;
@@ -163,13 +183,28 @@ fn apply_mandatory_orders(config: &Config, state: &ClusterState, placement: &mut
             {
                 continue;
             }
-            for m in keys(&o.then) {
-                changed |= clear(
-                    placement,
-                    &m,
-                    format!("order: {} must run first", o.first),
-                    &mut blocked,
-                );
+            // `then` must (re)start, which it cannot, when: it starts
+            // anywhere or changes at all (a group member stopping restarts
+            // the group), when `first` starts somewhere (a mandatory order
+            // restarts `then`), or, with symmetrical = true, when `first`
+            // stops (crm_simulate: "Stop then due to required first start").
+            let first_keys = keys(&o.first);
+            let first_starts = first_keys.iter().any(|k| changes(placement, k).0);
+            let first_stops = o.symmetrical && first_keys.iter().any(|k| changes(placement, k).1);
+            let then_keys = keys(&o.then);
+            let then_changes = then_keys.iter().any(|k| {
+                let (start, stop) = changes(placement, k);
+                start || stop
+            });
+            if first_starts || first_stops || then_changes {
+                for m in then_keys {
+                    changed |= clear(
+                        placement,
+                        &m,
+                        format!("order: {} must run first", o.first),
+                        &mut blocked,
+                    );
+                }
             }
         }
         for c in config.colocations.iter().filter(|c| c.score.is_infinite()) {

@@ -697,9 +697,8 @@ impl<'a> Solver<'a> {
 
     /// Pacemaker's `native_choose_node` with its node order
     /// (`sort_node_weight`): score, then fewest resources assigned so far,
-    /// then the current node, then name. Pacemaker 2.1.5 takes the first
-    /// node of that order (a running node does not beat a less loaded
-    /// one with the same score, as crm_simulate shows).
+    /// then the current node, then name; except that a positive score on
+    /// the current node equal to the best keeps the resource where it is.
     fn choose_node(&self, u: usize, prefer: Option<u16>) -> Option<u16> {
         let unit = &self.units[u];
         let current = unit.running_on.first().copied();
@@ -730,6 +729,19 @@ impl<'a> Solver<'a> {
             && self.can_run[p as usize]
         {
             return Some(p);
+        }
+        // A resource stays on its current node when that node is as good
+        // as the best one and the score is positive, even if the best is
+        // less loaded: crm_simulate 2.1.5 keeps two resources with score
+        // 1 (or 100, or INFINITY) on both nodes together, but spreads two
+        // with score 0.
+        if let Some(running) = current
+            && self.can_run[running as usize]
+            && unit.w[running as usize] != ABSENT
+            && unit.w[running as usize] == unit.w[best as usize]
+            && unit.w[running as usize] > 0
+        {
+            return Some(running);
         }
         Some(best)
     }
