@@ -490,3 +490,45 @@ fn filesystem_other_device_on_the_mount_point_is_a_failure() {
         rustix::mount::unmount(&mnt, rustix::mount::UnmountFlags::empty()).expect("unmount tmpfs");
     });
 }
+
+// Goal: a process holding only an open file (cwd elsewhere) is found too,
+// and force_unmount = safe (path matching, no stat) finds it as well.
+#[test]
+fn filesystem_open_file_holder_found_in_safe_mode() {
+    require_root();
+    let disk = Disk::new();
+    let agent = disk.agent(&[("force_unmount", "safe")]);
+    let mnt = disk.mount_point();
+    in_private_mount_namespace(|| {
+        assert_eq!(agent.start(), Outcome::Ok);
+        let held = mnt.join("held");
+        let script = format!("exec 3<>'{}'; exec sleep 300", held.display());
+        let mut child = Command::new("sh")
+            .args(["-c", &script])
+            .current_dir("/")
+            .spawn()
+            .expect("sh runs");
+        let fd = format!("/proc/{}/fd/3", child.id());
+        let begin = Instant::now();
+        while std::fs::read_link(&fd).map(|p| p != held).unwrap_or(true) {
+            assert!(
+                begin.elapsed() < Duration::from_secs(5),
+                "child never opened {}",
+                held.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            rustix::mount::unmount(&mnt, rustix::mount::UnmountFlags::empty()),
+            Err(rustix::io::Errno::BUSY)
+        );
+        assert_eq!(agent.stop(), Outcome::Ok);
+        assert_eq!(mounts_on(&mnt), 0);
+        let status = child.wait().expect("reap the child");
+        assert_eq!(
+            status.signal(),
+            Some(15),
+            "holder ended by SIGTERM: {status:?}"
+        );
+    });
+}
