@@ -457,3 +457,54 @@ fn protocol_routes_bodies_and_counts_bad_packets() {
     assert!(b.alive(1) && b.link_up(1, hb.link));
     assert_eq!(b.report(1).map(|r| r.config_hash), Some(config.hash));
 }
+
+/// Goal: replayed and forged packets. An attacker on the network records
+/// node 3's heartbeats, node 3 crashes, and the attacker keeps replaying
+/// them and sending forged ones (wrong key, higher incarnation) on every
+/// 10 ms step: nodes 1 and 2 must still lose node 3 after the timeout and
+/// settle on {1, 2}, counting the replays and forgeries.
+#[test]
+fn replayed_and_forged_heartbeats_do_not_keep_a_dead_node_alive() {
+    let mut lab = Lab::new(3, 10);
+    lab.run_until(Duration::from_secs(3), |l| l.dc_everywhere(1, &[1, 2, 3]));
+    let mut recorded: Vec<(usize, Vec<u8>)> = Vec::new();
+    for _ in 0..20 {
+        recorded.extend(
+            lab.in_flight
+                .iter()
+                .filter(|p| p.3[6..8] == [0, 3])
+                .map(|p| (p.2, p.3.clone())),
+        );
+        lab.step();
+    }
+    assert!(!recorded.is_empty(), "captured node 3's heartbeats");
+    let mut forger = Protocol::new(&lab.config, 3, 99, 0, &[4u8; 32], lab.now);
+    lab.crash(3);
+    let crashed_at = lab.now;
+    while !lab.dc_everywhere(1, &[1, 2]) {
+        assert!(
+            lab.now - crashed_at < Duration::from_secs(4),
+            "node 3 kept alive by replays"
+        );
+        let now = lab.now;
+        forger.handle_timeout(now);
+        let forged: Vec<(usize, Vec<u8>)> = std::iter::from_fn(|| forger.poll_transmit())
+            .map(|t| (t.link, t.bytes))
+            .collect();
+        for node in &mut lab.nodes[0..2] {
+            for (link, bytes) in recorded.iter().chain(&forged) {
+                assert!(node.protocol.handle_datagram(now, *link, bytes).is_none());
+            }
+        }
+        lab.step();
+    }
+    assert!(
+        lab.now - crashed_at >= TIMEOUT,
+        "lost only after the timeout"
+    );
+    for node in &lab.nodes[0..2] {
+        let drops = node.protocol.drops();
+        assert!(!node.protocol.alive(3));
+        assert!(drops["replay"] > 100 && drops["bad_tag"] > 10, "{drops:?}");
+    }
+}
