@@ -311,3 +311,40 @@ fn keygen_refuses_to_overwrite() {
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+// Goal: `ha check` applies the built-in agents' own parameter checks (what
+// `ha run` would refuse later) as errors pointing at the parameter, and
+// accepts what those agents accept (a dotted netmask).
+#[test]
+fn check_applies_the_agents_parameter_rules() {
+    let dir = scratch("agent-params");
+    let key = dir.join("ha.key");
+    assert_eq!(
+        ha(&["keygen", "-o", key.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    let bad = config_with_key(
+        &dir,
+        &key,
+        "[resource.v]\nagent = \"vip\"\nparams = { ip = \"127.0.0.5\" }\n",
+    );
+    let out = ha(&["check", "-c", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: {}:12:12: [resource.v] params.ip: ",
+            bad.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 error, 0 warnings"), "{stderr}");
+    let good = config_with_key(
+        &dir,
+        &key,
+        "[resource.v]\nagent = \"vip\"\nparams = { ip = \"10.0.0.5\", cidr_netmask = \"255.255.255.0\" }\n",
+    );
+    let out = ha(&["check", "-c", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    fs::remove_dir_all(&dir).unwrap();
+}

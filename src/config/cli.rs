@@ -85,13 +85,28 @@ pub fn check(args: CheckArgs) -> i32 {
         }
     };
     let text = std::fs::read_to_string(file).unwrap_or_default();
-    let mut warnings = loaded.warnings;
-    warnings.extend(key_file_warnings(&loaded.config, file, &text));
-    warnings.extend(missing_programs(&loaded.config, file, &text));
-    warnings.sort_by_key(|d| (d.line, d.col));
-    for w in &warnings {
-        eprintln!("{w}");
+    let mut diagnostics = loaded.warnings;
+    diagnostics.extend(key_file_warnings(&loaded.config, file, &text));
+    diagnostics.extend(missing_programs(&loaded.config, file, &text));
+    diagnostics.extend(agent_checks(&loaded.config, file, &text));
+    diagnostics.sort_by_key(|d| (d.line, d.col));
+    for d in &diagnostics {
+        eprintln!("{d}");
     }
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        let warnings = diagnostics.len() - errors;
+        eprintln!(
+            "{file}: {}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        );
+        return 2;
+    }
+    let warnings = diagnostics;
     let c = &loaded.config;
     println!(
         "{file}: ok ({}, {}, {})",
@@ -130,25 +145,80 @@ fn missing_program(agent: &Agent) -> Option<(PathBuf, &'static str)> {
     }
 }
 
+/// Line and column of the deepest key of `path` present in the config
+/// text (`["resource", "web", "params", "ip"]`), or (0, 0).
+fn place(file: &str, text: &str, path: &[&str]) -> (usize, usize) {
+    let Ok(root) = toml::de::DeTable::parse(text) else {
+        return (0, 0);
+    };
+    let mut table = root.get_ref();
+    let mut span = None;
+    for key in path {
+        let Some((k, v)) = table.get_key_value(*key) else {
+            break;
+        };
+        span = Some(k.span());
+        match v.get_ref().as_table() {
+            Some(t) => table = t,
+            None => break,
+        }
+    }
+    span.map_or((0, 0), |s| {
+        super::report::Report::new(file, text).position(s.start)
+    })
+}
+
+/// Runs the built-in agents' own parameter checks (the ones `ha run`
+/// applies before starting a resource), so that a config `ha check`
+/// accepts does not fail later on a parameter. Agents this build cannot
+/// run are a warning.
+fn agent_checks(config: &Config, file: &str, text: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for r in &config.resources {
+        let (severity, place, message, hint) = match crate::agents::for_resource(r, "check") {
+            Ok(_) => continue,
+            Err(crate::agents::AgentError::Param {
+                param,
+                problem,
+                hint,
+                ..
+            }) => (
+                Severity::Error,
+                place(file, text, &["resource", &r.id, "params", &param]),
+                format!("[resource.{}] params.{param}: {problem}", r.id),
+                hint,
+            ),
+            Err(crate::agents::AgentError::Unsupported { agent, .. }) => (
+                Severity::Warning,
+                place(file, text, &["resource", &r.id, "agent"]),
+                format!(
+                    "[resource.{}]: agent \"{agent}\" is not available in this build",
+                    r.id
+                ),
+                String::from(
+                    "the config is valid, but `ha run` cannot start this resource; `ha agents` lists what runs",
+                ),
+            ),
+        };
+        out.push(Diagnostic {
+            severity,
+            file: file.to_string(),
+            line: place.0,
+            col: place.1,
+            message,
+            hint: (!hint.is_empty()).then_some(hint),
+        });
+    }
+    out
+}
+
 /// Warnings for external agents whose program is missing here, pointing at
 /// each resource's `agent` key.
 fn missing_programs(config: &Config, file: &str, text: &str) -> Vec<Diagnostic> {
-    let root = toml::de::DeTable::parse(text).ok();
-    let place = |id: &str| -> (usize, usize) {
-        let span = root.as_ref().and_then(|root| {
-            let resources = root.get_ref().get("resource")?.get_ref().as_table()?;
-            let resource = resources.get(id)?.get_ref().as_table()?;
-            let (key, _) = resource.get_key_value("agent")?;
-            Some(key.span())
-        });
-        span.map_or((0, 0), |s| {
-            super::report::Report::new(file, text).position(s.start)
-        })
-    };
     let mut out = Vec::new();
     for r in &config.resources {
         if let Some((path, hint)) = missing_program(&r.agent) {
-            let (line, col) = place(&r.id);
+            let (line, col) = place(file, text, &["resource", &r.id, "agent"]);
             out.push(Diagnostic {
                 severity: Severity::Warning,
                 file: file.to_string(),

@@ -1115,20 +1115,6 @@ fn check_param(r: &mut Report, agent: &Agent, key: &str, f: &Field) {
                 f.bad(r, "not a usable virtual IP", None);
             }
         }
-        (Agent::Vip, "cidr_netmask") => {
-            let value = match f.value {
-                DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
-                DeValue::String(s) => s.parse::<i64>().ok(),
-                _ => None,
-            };
-            if !value.is_some_and(|v| (0..=128).contains(&v)) {
-                f.bad(
-                    r,
-                    "expected a prefix length",
-                    Some(String::from("e.g. cidr_netmask = 24")),
-                );
-            }
-        }
         (Agent::Filesystem, "directory") | (Agent::Nfs, "nfs_shared_infodir") => {
             f.path(r);
         }
