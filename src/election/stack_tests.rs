@@ -508,3 +508,38 @@ fn replayed_and_forged_heartbeats_do_not_keep_a_dead_node_alive() {
         assert!(drops["replay"] > 100 && drops["bad_tag"] > 10, "{drops:?}");
     }
 }
+
+/// Goal: non-transitive partition (1-2 and 2-3 work, 1-3 does not): one
+/// view {1, 2} with DC 1 forms, node 3 is left out and loses quorum.
+#[test]
+fn non_transitive_partition_leaves_one_view() {
+    let mut lab = Lab::new(3, 11);
+    lab.run_until(Duration::from_secs(3), |l| l.dc_everywhere(1, &[1, 2, 3]));
+    lab.partition(&[1], &[3]);
+    lab.run_until(Duration::from_secs(4), |l| {
+        l.dc_everywhere(1, &[1, 2]) && !l.node(3).protocol.quorum().quorate
+    });
+    lab.run_for(Duration::from_secs(5));
+    assert!(
+        lab.dc_everywhere(1, &[1, 2]) && !lab.node(3).protocol.quorum().quorate,
+        "stable"
+    );
+}
+
+/// Goal: one-way partition (2 stops hearing 1, 1 still hears 2): 1 and 2
+/// are no longer members of each other; node 3 hears both, so the view
+/// becomes {1, 3} (largest clique, lowest ids) and node 2 loses quorum.
+#[test]
+fn one_way_partition_breaks_the_pair_both_ways() {
+    let mut lab = Lab::new(3, 12);
+    lab.run_until(Duration::from_secs(3), |l| l.dc_everywhere(1, &[1, 2, 3]));
+    lab.cut.insert((1, 2));
+    lab.run_until(Duration::from_secs(4), |l| {
+        l.dc_everywhere(1, &[1, 3]) && !l.node(2).protocol.quorum().quorate
+    });
+    assert!(lab.node(1).protocol.alive(2), "1 still hears 2");
+    assert!(
+        !lab.node(1).protocol.members().contains(&2),
+        "but 2 is not a member of 1"
+    );
+}
