@@ -1,15 +1,23 @@
 //! `/etc/ha.toml`: text in, a validated [`Config`] out.
 //!
-//! Loading happens in two steps. `raw` deserializes the TOML into structs that
-//! keep every value's span (`toml::Spanned`), so that `validate` can point at
-//! the line and column of a semantic error too (an unknown node in a
-//! location, an order cycle). Every error found is reported, not only the
-//! first, as a [`Diagnostic`] with a hint. The validated [`Config`] below is
-//! what the rest of ha consumes: it holds no spans, only checked values,
-//! durations already converted to [`Duration`] and scores to [`Score`].
+//! Loading happens in steps. The TOML parser (`toml::de::DeTable`) gives a
+//! tree in which every key and value keeps its byte span. `raw` walks that
+//! tree section by section into structs whose names and references stay
+//! `toml::Spanned`, checking keys against what each section allows (with a
+//! "did you mean") and converting values (durations, scores, addresses,
+//! enum words, agent strings) as it goes. `validate` then checks what only
+//! the whole file can show (duplicates, unknown references, group and clone
+//! structure, link addresses, order cycles, unplaceable resources) and
+//! points at the line and column of each problem too. Every problem found
+//! is reported, not only the first, as a [`Diagnostic`] with a hint. (A
+//! serde derive with `deny_unknown_fields` would stop at the first unknown
+//! key; walking the spanned tree keeps going.)
 //!
-//! This module never reads files itself except through [`load_file`], which
-//! the CLI and daemon call; the pure core receives a `Config` value.
+//! The validated [`Config`] below is what the rest of ha consumes: it holds
+//! no spans, only checked values, durations already converted to
+//! [`Duration`] and scores to [`Score`]. [`parse`] is pure; files are read
+//! only by [`load_file`], [`check_key_file`] and [`write_key`], which the
+//! CLI and daemon call; the pure core receives a `Config` value.
 
 pub mod cli;
 mod key;
