@@ -574,10 +574,10 @@ async fn receive(link: usize, socket: Arc<Async<std::net::UdpSocket>>, inputs: S
 async fn forward_signals(mut signals: async_signal::Signals, inputs: Sender<Input>) {
     use smol::stream::StreamExt;
     while let Some(signal) = signals.next().await {
-        if let Ok(signal) = signal {
-            if inputs.send(Input::Signal(signal)).await.is_err() {
-                return;
-            }
+        if let Ok(signal) = signal
+            && inputs.send(Input::Signal(signal)).await.is_err()
+        {
+            return;
         }
     }
 }
