@@ -78,8 +78,8 @@ pub fn config_text(rng: &mut Rng) -> String {
         // The watchdog must outlast the lease and the heartbeat timeout
         // (see docs/simulator.md); 5x the timeout keeps a margin.
         t += &format!(
-            "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"{}ms\"\n",
-            (timeout * 5).max(3000)
+            "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"{}s\"\n",
+            (timeout * 5).div_ceil(1000).max(3)
         );
     }
     if devices {
