@@ -53,6 +53,7 @@
 //! `Votequorum::update(quorum_members())`; it acts as DC only when
 //! `is_dc()` and the quorum state is quorate.
 
+/// The composed protocol for one node.
 pub mod protocol;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -411,6 +412,7 @@ impl Election {
         self.events.pop_front()
     }
 
+    /// The local node id.
     pub fn local(&self) -> NodeId {
         self.local
     }

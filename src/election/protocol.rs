@@ -259,14 +259,17 @@ impl Protocol {
             .collect()
     }
 
+    /// The membership machine, for status queries.
     pub fn membership(&self) -> &Membership {
         &self.membership
     }
 
+    /// The election machine, for status queries.
     pub fn election(&self) -> &Election {
         &self.election
     }
 
+    /// The quorum machine, for status queries.
     pub fn votequorum(&self) -> &Votequorum {
         &self.quorum
     }

@@ -377,18 +377,22 @@ impl Membership {
             .and_then(|p| p.link_heard.iter().flatten().max().copied())
     }
 
+    /// The local node id.
     pub fn local(&self) -> NodeId {
         self.local
     }
 
+    /// Number of heartbeat links.
     pub fn links(&self) -> usize {
         self.links
     }
 
+    /// The heartbeat interval.
     pub fn interval(&self) -> Duration {
         self.interval
     }
 
+    /// The peer timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
     }

@@ -73,30 +73,36 @@ impl Writer {
         self.buf.is_empty()
     }
 
+    /// One byte.
     pub fn u8(&mut self, v: u8) -> &mut Writer {
         self.buf.push(v);
         self
     }
 
+    /// A bool as one byte, 0 or 1.
     pub fn bool(&mut self, v: bool) -> &mut Writer {
         self.u8(v as u8)
     }
 
+    /// Two bytes, big-endian.
     pub fn u16(&mut self, v: u16) -> &mut Writer {
         self.buf.extend_from_slice(&v.to_be_bytes());
         self
     }
 
+    /// Four bytes, big-endian.
     pub fn u32(&mut self, v: u32) -> &mut Writer {
         self.buf.extend_from_slice(&v.to_be_bytes());
         self
     }
 
+    /// Eight bytes, big-endian.
     pub fn u64(&mut self, v: u64) -> &mut Writer {
         self.buf.extend_from_slice(&v.to_be_bytes());
         self
     }
 
+    /// Eight bytes, big-endian two's complement.
     pub fn i64(&mut self, v: i64) -> &mut Writer {
         self.buf.extend_from_slice(&v.to_be_bytes());
         self
@@ -200,6 +206,7 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
+    /// One byte.
     pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(what)?[0])
     }
@@ -217,18 +224,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Two bytes, big-endian.
     pub fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array(what)?))
     }
 
+    /// Four bytes, big-endian.
     pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.array(what)?))
     }
 
+    /// Eight bytes, big-endian.
     pub fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array(what)?))
     }
 
+    /// Eight bytes, big-endian two's complement.
     pub fn i64(&mut self, what: &'static str) -> Result<i64, DecodeError> {
         Ok(i64::from_be_bytes(self.array(what)?))
     }

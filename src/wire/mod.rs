@@ -38,8 +38,11 @@
 //!
 //! Bodies are encoded with [`codec`]; [`Heartbeat`] is the membership body.
 
+/// Body encoding: `Writer` and `Reader`.
 pub mod codec;
+/// The heartbeat body.
 pub mod heartbeat;
+/// The anti-replay window.
 pub mod replay;
 
 use std::collections::BTreeMap;
@@ -328,10 +331,12 @@ impl Sender {
         seal(keys, &header, body)
     }
 
+    /// The sending node.
     pub fn node(&self) -> NodeId {
         self.node
     }
 
+    /// This boot's incarnation.
     pub fn incarnation(&self) -> u64 {
         self.incarnation
     }
