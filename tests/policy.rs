@@ -1244,3 +1244,58 @@ fn same_inputs_give_same_output() {
     }
     let _: BTreeMap<String, Vec<String>> = first.assigned.clone();
 }
+
+#[test]
+fn second_transition_can_move_a_primary_like_pacemaker() {
+    // Colocation (pacemaker's merge of the dependent's scores into the
+    // primary): r1 avoids r2 (-500); r1 is banned from n1 and runs on n1,
+    // so it moves to n2 next to r2; in the next transition r1's stickiness
+    // (100, scaled by 500/INFINITY to 1) now counts against r2 on n2, and r2
+    // moves to n1. crm_simulate 2.1.5 makes the same two moves.
+    let nodes = [("n1", "site = \"a\""), ("n2", "site = \"b\"")];
+    let body = "[resource.r1]\nagent = \"systemd:r1\"\nstickiness = 100\n\n[resource.r2]\nagent = \"systemd:r2\"\n\n[[location]]\nresource = \"r1\"\nrule = { attribute = \"site\", op = \"eq\", value = \"a\" }\nscore = \"-inf\"\n\n[[colocation]]\nresource = \"r1\"\nwith = \"r2\"\nscore = -500\n";
+    let c = cfg_with("", &nodes, body);
+    let s = St::new(&c).active("r1", &["n1"]).active("r2", &["n2"]);
+    assert_eq!(
+        changes(&c, &s),
+        vec![Change::Move {
+            resource: "r1".into(),
+            from: "n1".into(),
+            to: "n2".into()
+        }]
+    );
+    let s = St::new(&c).active("r1", &["n2"]).active("r2", &["n2"]);
+    let p = place(&c, &s);
+    assert_eq!(score_of(&p, "r2", "n2"), Score::new(-1));
+    assert_eq!(
+        changes(&c, &s),
+        vec![Change::Move {
+            resource: "r2".into(),
+            from: "n2".into(),
+            to: "n1".into()
+        }]
+    );
+}
+
+#[test]
+fn state_document_clone_failcounts_count_for_the_primitive() {
+    // SPEC section 3: a clone's fail-counts are listed under the clone; they
+    // are the primitive's fail-counts, so migration-threshold applies.
+    let body = prims(&["ping"]) + "migration_threshold = 2\n[clone.pings]\nresource = \"ping\"\n";
+    let c = cfg(N3, &body);
+    let text = r#"{"quorum": {"quorate": true, "votes": 3, "expected_votes": 3},
+        "nodes": [{"name": "n1", "state": "online"}, {"name": "n2", "state": "online"}, {"name": "n3", "state": "online"}],
+        "resources": [{"id": "pings", "active_on": ["n1", "n2", "n3"], "failcounts": {"n2": 3}}]}"#;
+    let status: ha::ctl::proto::Status = serde_json::from_str(text).unwrap();
+    let st = ClusterState::from_status(&c, &status, 0).unwrap();
+    assert_on(&policy::place(&c, &st), "pings", &["n1", "n3"]);
+    let bad = r#"{"nodes": [{"name": "nx", "state": "online"}], "resources": []}"#;
+    let status: ha::ctl::proto::Status = serde_json::from_str(bad).unwrap();
+    let err = ClusterState::from_status(&c, &status, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown node \"nx\"") && err.contains("\"n1\""),
+        "{err}"
+    );
+}

@@ -158,10 +158,10 @@ fn apply_mandatory_orders(config: &Config, state: &ClusterState, placement: &mut
     let mut blocked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for _ in 0..=(config.orders.len() + config.colocations.len() + config.resources.len()) {
         let mut changed = false;
-        let mut clear = |placement: &mut Placement,
-                         key: &str,
-                         why: String,
-                         blocked: &mut std::collections::BTreeSet<String>| {
+        let clear = |placement: &mut Placement,
+                     key: &str,
+                     why: String,
+                     blocked: &mut std::collections::BTreeSet<String>| {
             if let Some(nodes) = placement.assigned.get_mut(key)
                 && !nodes.is_empty()
             {

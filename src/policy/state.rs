@@ -259,7 +259,7 @@ impl ClusterState {
                     .filter_map(|f| parse_rfc3339_ms(&f.at))
                     .max();
                 state.failcounts.insert(
-                    (id.to_string(), n.clone()),
+                    (fc_id.clone(), n.clone()),
                     FailCount {
                         count: *count,
                         last_failure_ms: last,

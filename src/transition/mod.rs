@@ -380,13 +380,10 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
                 g.edges.push((x, y));
             }
         }
-        if kind == OrderKind::Serialize {
-            for x in ids_of(&stop_id, a) {
-                for y in ids_of(&stop_id, b) {
-                    g.edges.push((x, y));
-                }
-            }
-        } else if symmetrical {
+        // Serialize only needs the two never to act at once; ordering its
+        // stops like a symmetrical order keeps the graph acyclic when the
+        // same pair also has a mandatory order.
+        if symmetrical || kind == OrderKind::Serialize {
             for y in ids_of(&stop_id, b) {
                 for x in ids_of(&stop_id, a) {
                     g.edges.push((y, x));
