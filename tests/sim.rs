@@ -17,6 +17,7 @@ fn run_seeds(seeds: impl Iterator<Item = u64>) -> (usize, Vec<String>) {
         n += 1;
         let out = random::run(seed, FAULT_TIME);
         if let Some(f) = out.failure {
+            println!("seed {seed}: {}", f.lines().next().unwrap_or(""));
             failures.push(f);
         }
     }

@@ -246,6 +246,7 @@ pub struct Node {
     // Acting as DC.
     reign: Option<Reign>,
     reign_counter: u64,
+    dc_eligible_since: Option<Instant>,
     // Authority and self-fencing.
     last_authorized: Instant,
     unauthorized_since: Option<Instant>,
@@ -332,6 +333,7 @@ impl Node {
             cib_pushed_at: None,
             reign: None,
             reign_counter: 0,
+            dc_eligible_since: None,
             last_authorized: now,
             unauthorized_since: None,
             watchdog_off: false,
@@ -501,6 +503,10 @@ impl Node {
     pub fn handle_timeout(&mut self, now: Instant) {
         if now >= self.next_tick {
             self.tick(now);
+        } else if self.quorum.poll_timeout().is_some_and(|t| t <= now) {
+            // The last_man_standing window ended between ticks.
+            self.now = now;
+            self.qs = self.quorum.handle_timeout(now);
         }
     }
 
@@ -743,7 +749,21 @@ impl Node {
             }
         }
         // Reign: start or end acting as DC.
-        let acting = self.qs.quorate && self.ring.acting_dc(now) && !self.shutting_down;
+        // A new DC waits one heartbeat timeout after it became eligible:
+        // by then any previous DC whose members switched to us has seen
+        // them switch, or its own view of them has expired, and stepped
+        // down (see ring::acting_dc), so two DCs never overlap.
+        let eligible = self.qs.quorate && self.ring.acting_dc(now) && !self.shutting_down;
+        if !eligible {
+            self.dc_eligible_since = None;
+        } else if self.dc_eligible_since.is_none() {
+            self.dc_eligible_since = Some(now);
+        }
+        let acting = eligible
+            && (self.reign.is_some()
+                || self
+                    .dc_eligible_since
+                    .is_some_and(|t| now >= t + self.config.heartbeat.timeout));
         match (acting, self.reign.is_some()) {
             (true, false) => self.begin_reign(now, &members),
             (false, true) => {
