@@ -22,10 +22,13 @@ lab_alive 1 || lab_die "n1 died on SIGHUP with a broken config"
 lab_wait 5 "n1..n3 still agree after refused reloads" lab_agree 1 2 3
 grep -q "reload: refused" "$LAB_DIR/n1.log" || lab_die "the refusal is not logged"
 [ "$(stat -c %a "$sock")" = 660 ] || lab_die "socket mode is $(stat -c %a "$sock"), expected 660"
-# uid 65534 in the socket's group (root): may read, may not change.
-setpriv --reuid=65534 --regid=0 --clear-groups "$LAB_BIN" status -s "$sock" --json >/dev/null \
+# uid 65534 in the socket's group (root): may read, may not change. The
+# client is the copy in n1's root: the build tree may not be reachable by
+# that uid.
+client="$(lab_root 1)/ha"
+setpriv --reuid=65534 --regid=0 --clear-groups "$client" status -s "$sock" --json >/dev/null \
   || lab_die "a group member cannot read the status"
 code=0
-out=$(setpriv --reuid=65534 --regid=0 --clear-groups "$LAB_BIN" node standby n2 -s "$sock" 2>&1) || code=$?
+out=$(setpriv --reuid=65534 --regid=0 --clear-groups "$client" node standby n2 -s "$sock" 2>&1) || code=$?
 [ "$code" = 1 ] || lab_die "a non-root standby request exited $code, expected 1: $out"
 case "$out" in *"permission denied"*) ;; *) lab_die "no permission message: $out" ;; esac
