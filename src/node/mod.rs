@@ -983,7 +983,9 @@ impl Node {
         self.dc_token = c.view;
         self.dc_hash = Some(c.config_hash);
         self.last_command_at = Some(now);
-        self.report_acked = self.report_acked.max(c.report_ack);
+        // The DC's ack is the truth: a DC that forgot us (we were lost and
+        // came back) acks 0 and must get our report again.
+        self.report_acked = c.report_ack;
         self.failures.retain(|f| f.0 > c.failures_ack);
         self.requests.retain(|r| r.0 > c.requests_ack);
         if from != self.local
