@@ -19,6 +19,7 @@
 //! placement into actions.
 
 pub mod explain;
+pub(crate) mod index;
 pub mod simulate;
 mod solve;
 pub mod state;

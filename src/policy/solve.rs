@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use super::index::Index;
 use super::state::{ClusterState, NodeState};
 use super::{Contribution, NodeScore, Placement};
 use crate::config::{Config, LocationTarget, NoQuorumPolicy, Rule, RuleOp, TargetRole};
@@ -124,6 +125,7 @@ struct Coloc {
 
 pub(super) struct Solver<'a> {
     cfg: &'a Config,
+    idx: Index<'a>,
     state: &'a ClusterState,
     node_names: Vec<&'a str>,
     /// Node indices sorted by name (byte order), and each node's rank.
@@ -156,6 +158,7 @@ impl<'a> Solver<'a> {
         let policy = cfg.cluster.no_quorum_policy;
         Solver {
             cfg,
+            idx: Index::new(cfg),
             state,
             num_resources: vec![0; node_names.len()],
             node_names,
@@ -209,21 +212,18 @@ impl<'a> Solver<'a> {
 
     fn build(&mut self) {
         let cfg = self.cfg;
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         for r in &cfg.resources {
-            let top = if let Some(c) = cfg.clone_of(&r.id) {
+            let top = if let Some(c) = self.idx.enclosing_clone(&r.id) {
                 c.id.clone()
-            } else if let Some(g) = cfg.group_of(&r.id) {
-                cfg.clone_of(&g.id)
-                    .map(|c| c.id.clone())
-                    .unwrap_or_else(|| g.id.clone())
+            } else if let Some(g) = self.idx.group_of(&r.id) {
+                g.id.clone()
             } else {
                 r.id.clone()
             };
-            if seen.contains(&top) {
+            if !seen.insert(top.clone()) {
                 continue;
             }
-            seen.push(top.clone());
             let u = self.build_unit(&top, None, None, &top);
             self.top.push(u);
         }
@@ -245,7 +245,11 @@ impl<'a> Solver<'a> {
         let initial = if cfg.cluster.symmetric { 0 } else { ABSENT };
         let u = self.units.len();
         let (priority, stopped_role) = self.meta_of(id, parent);
-        let prim_meta = cfg.resource(id).map(|_| cfg.effective_meta(id));
+        let prim_meta = self
+            .idx
+            .resource
+            .get(id)
+            .map(|_| self.idx.effective_meta(id));
         self.units.push(Unit {
             id: name,
             report: report.to_string(),
@@ -269,7 +273,7 @@ impl<'a> Solver<'a> {
             count: vec![0; n],
         });
         self.by_cfg.entry(id.to_string()).or_default().push(u);
-        if let Some(c) = cfg.clones.iter().find(|c| c.id == id) {
+        if let Some(c) = self.idx.clone.get(id).copied() {
             let max = c.max.map(|m| m as usize).unwrap_or(n);
             let mut children = Vec::new();
             for i in 0..max {
@@ -285,7 +289,7 @@ impl<'a> Solver<'a> {
                 // ha's clones are anonymous.
                 node_max: 1,
             };
-        } else if let Some(g) = cfg.groups.iter().find(|g| g.id == id) {
+        } else if let Some(g) = self.idx.group.get(id).copied() {
             let mut children = Vec::new();
             for m in &g.resources {
                 let rep = if report == id { m.as_str() } else { report };
@@ -300,12 +304,7 @@ impl<'a> Solver<'a> {
 
     /// Priority and target role of a unit: its own meta, then its parents'.
     fn meta_of(&self, id: &str, parent: Option<usize>) -> (i64, bool) {
-        let cfg = self.cfg;
-        let own = cfg
-            .resource(id)
-            .map(|r| &r.meta)
-            .or_else(|| cfg.groups.iter().find(|g| g.id == id).map(|g| &g.meta))
-            .or_else(|| cfg.clones.iter().find(|c| c.id == id).map(|c| &c.meta));
+        let own = self.idx.own_meta(id);
         let parent_priority = parent.map(|p| self.units[p].priority).unwrap_or(0);
         let parent_stopped = parent.map(|p| self.units[p].stopped_role).unwrap_or(false);
         let priority = own.and_then(|m| m.priority).unwrap_or(parent_priority);
@@ -340,11 +339,7 @@ impl<'a> Solver<'a> {
             .collect();
         nodes.sort();
         nodes.dedup();
-        let is_instance = self.cfg.clone_of(id).is_some()
-            || self
-                .cfg
-                .group_of(id)
-                .is_some_and(|g| self.cfg.clone_of(&g.id).is_some());
+        let is_instance = self.idx.enclosing_clone(id).is_some();
         if is_instance {
             // Anonymous clone instances: instance i runs on the i-th node
             // (config order) that runs the clone, as pacemaker numbers them
@@ -425,10 +420,7 @@ impl<'a> Solver<'a> {
     fn constrained_units(&self, id: &str) -> Vec<usize> {
         // A constraint on the primitive or group inside a clone means the
         // clone (pacemaker resolves the id to the clone's instances).
-        let cfg = self.cfg;
-        let wrapped = cfg
-            .clone_of(id)
-            .or_else(|| cfg.group_of(id).and_then(|g| cfg.clone_of(&g.id)));
+        let wrapped = self.idx.enclosing_clone(id);
         if let Some(c) = wrapped {
             return self.by_cfg.get(&c.id).cloned().unwrap_or_default();
         }
@@ -493,53 +485,40 @@ impl<'a> Solver<'a> {
     }
 
     fn apply_fail_limits(&mut self) {
-        let cfg = self.cfg;
         let st = self.state;
-        for u in 0..self.units.len() {
-            if !matches!(self.units[u].kind, Kind::Primitive) {
+        for ((id, node), fc) in &st.failcounts {
+            let Some(n) = self.node_index(node) else {
                 continue;
-            }
-            let id = self.units[u].cfg.clone();
-            let meta = cfg.effective_meta(&id);
+            };
+            let meta = self.idx.effective_meta(id);
             let threshold = meta.migration_threshold.value();
             // migration_threshold = 0 means never force the resource away.
             if threshold <= 0 {
                 continue;
             }
-            for n in 0..self.n() {
-                let key = (id.clone(), self.node_names[n].to_string());
-                let Some(fc) = st.failcounts.get(&key) else {
-                    continue;
-                };
-                let timeout = meta.failure_timeout.as_millis();
-                let expired = timeout > 0
-                    && fc
-                        .last_failure_ms
-                        .is_some_and(|last| st.now_ms > last.saturating_add(timeout));
-                if expired || fc.count == 0 || (fc.count as i64) < threshold {
-                    continue;
-                }
+            let timeout = meta.failure_timeout.as_millis();
+            let expired = timeout > 0
+                && fc
+                    .last_failure_ms
+                    .is_some_and(|last| st.now_ms > last.saturating_add(timeout));
+            if expired || fc.count == 0 || (fc.count as i64) < threshold {
+                continue;
+            }
+            let src = Src::FailLimit {
+                count: fc.count,
+                threshold,
+            };
+            if let Some(c) = self.idx.enclosing_clone(id) {
                 // An anonymous clone instance bans the whole clone there.
-                let mut target = u;
-                if self.cfg.clone_of(&id).is_some()
-                    || self
-                        .cfg
-                        .group_of(&id)
-                        .is_some_and(|g| self.cfg.clone_of(&g.id).is_some())
-                {
-                    while let Some(p) = self.units[target].parent {
-                        target = p;
-                    }
+                for u in self.by_cfg.get(&c.id).cloned().unwrap_or_default() {
+                    self.location_recursive(u, n, -INF, src);
                 }
-                self.location_recursive(
-                    target,
-                    n as u16,
-                    -INF,
-                    Src::FailLimit {
-                        count: fc.count,
-                        threshold,
-                    },
-                );
+                continue;
+            }
+            for u in self.by_cfg.get(id.as_str()).cloned().unwrap_or_default() {
+                if matches!(self.units[u].kind, Kind::Primitive) {
+                    self.location_recursive(u, n, -INF, src);
+                }
             }
         }
     }

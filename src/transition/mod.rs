@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Config, OrderKind};
+use crate::policy::index::Index;
 use crate::policy::{ClusterState, NodeState, Placement};
 
 /// What one action does.
@@ -171,10 +172,9 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
             .cloned()
             .collect()
     };
+    let idx = Index::new(config);
     for r in &config.resources {
-        let clone = config
-            .clone_of(&r.id)
-            .or_else(|| config.group_of(&r.id).and_then(|g| config.clone_of(&g.id)));
+        let clone = idx.enclosing_clone(&r.id);
         let (name, current) = match clone {
             Some(c) => {
                 let mut cur = state.active.get(&c.id).cloned().unwrap_or_default();
@@ -183,7 +183,7 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
                         cur.push(n.clone());
                     }
                 }
-                let name = if config.clone_of(&r.id).is_some() {
+                let name = if idx.clone_of(&r.id).is_some() {
                     c.id.clone()
                 } else {
                     r.id.clone()
@@ -211,7 +211,7 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
         let on_maintenance = current
             .iter()
             .any(|n| state.node_state(n) == NodeState::Maintenance);
-        let managed = config.effective_meta(&r.id).managed && !on_maintenance;
+        let managed = idx.effective_meta(&r.id).managed && !on_maintenance;
         index.insert(r.id.clone(), items.len());
         if name != r.id {
             index.insert(name.clone(), items.len());
