@@ -1076,7 +1076,13 @@ impl Node {
     }
 
     fn schedule_fence(&mut self, now: Instant, id: NodeId) {
-        let delay = self.fence_delay(id).unwrap_or(Duration::ZERO);
+        let mut delay = self.fence_delay(id).unwrap_or(Duration::ZERO);
+        if self.ring.heard(now).contains(&id) {
+            // We hear it (it is booting or rejoining): give it time to
+            // become a member and report, rather than fence a node that is
+            // about to show us it is clean.
+            delay = delay + self.config.heartbeat.timeout.saturating_mul(2);
+        }
         if let Some(u) = self.reign.as_mut().and_then(|r| r.unclean.get_mut(&id)) {
             u.fence_at = now + delay;
         }
@@ -1314,7 +1320,17 @@ impl Node {
                 self.resolve_unclean(x);
                 continue;
             }
-            if let Some(w) = &self.config.watchdog {
+            // The watchdog wait assumes the lost node cannot be quorate on
+            // its own; with two_node (and last_man_standing) it can, so
+            // only a device that confirms the fence may recover there.
+            let lone_quorum_possible =
+                self.config.quorum.two_node || self.config.quorum.last_man_standing;
+            if let Some(w) = self
+                .config
+                .watchdog
+                .as_ref()
+                .filter(|_| !lone_quorum_possible)
+            {
                 if !members.contains(&x) && now >= u.since + w.timeout.saturating_mul(2) {
                     let name = self.node_name(x);
                     self.event(

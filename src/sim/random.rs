@@ -50,7 +50,7 @@ pub fn config_text(rng: &mut Rng) -> String {
         if rng.chance(0.2) {
             t += "wait_for_all = true\n";
         }
-        if n >= 3 && rng.chance(0.2) {
+        if n >= 3 && devices && rng.chance(0.2) {
             t += "last_man_standing = true\nlast_man_standing_window = \"3s\"\n";
         }
         if n % 2 == 0 && rng.chance(0.3) {
