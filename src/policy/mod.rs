@@ -112,17 +112,18 @@ pub fn place_nodes_only(config: &Config, state: &ClusterState) -> Placement {
 fn apply_mandatory_orders(config: &Config, state: &ClusterState, placement: &mut Placement) {
     use crate::config::OrderKind;
     // The placement keys (primitive or clone ids) an id stands for.
+    let idx = index::Index::new(config);
     let keys = |id: &str| -> Vec<String> {
-        if config.clones.iter().any(|c| c.id == id) {
+        if idx.clone.contains_key(id) {
             return vec![id.to_string()];
         }
-        if let Some(g) = config.groups.iter().find(|g| g.id == id) {
-            if let Some(c) = config.clone_of(&g.id) {
+        if let Some(g) = idx.group.get(id) {
+            if let Some(c) = idx.clone_of(&g.id) {
                 return vec![c.id.clone()];
             }
             return g.resources.clone();
         }
-        match config.clone_of(id) {
+        match idx.clone_of(id) {
             Some(c) => vec![c.id.clone()],
             None => vec![id.to_string()],
         }
@@ -229,7 +230,7 @@ fn apply_mandatory_orders(config: &Config, state: &ClusterState, placement: &mut
         for g in config
             .groups
             .iter()
-            .filter(|g| config.clone_of(&g.id).is_none())
+            .filter(|g| idx.clone_of(&g.id).is_none())
         {
             let mut stop_rest = false;
             for m in &g.resources {

@@ -270,7 +270,7 @@ impl<'a> Solver<'a> {
             allocating: false,
             merging: false,
             allocated_to: None,
-            count: vec![0; n],
+            count: Vec::new(),
         });
         self.by_cfg.entry(id.to_string()).or_default().push(u);
         if let Some(c) = self.idx.clone.get(id).copied() {
@@ -280,6 +280,7 @@ impl<'a> Solver<'a> {
                 let child = c.resource.clone();
                 children.push(self.build_unit(&child, Some(u), Some(i), report));
             }
+            self.units[u].count = vec![0; n];
             self.units[u].kind = Kind::Clone {
                 children,
                 max,
@@ -681,12 +682,6 @@ impl<'a> Solver<'a> {
     fn choose_node(&self, u: usize, prefer: Option<u16>) -> Option<u16> {
         let unit = &self.units[u];
         let current = unit.running_on.first().copied();
-        let mut nodes: Vec<u16> = (0..self.n() as u16)
-            .filter(|&n| unit.w[n as usize] != ABSENT)
-            .collect();
-        if nodes.is_empty() {
-            return None;
-        }
         let eff = |n: u16| {
             if self.can_run[n as usize] {
                 unit.w[n as usize]
@@ -694,14 +689,16 @@ impl<'a> Solver<'a> {
                 -INF
             }
         };
-        nodes.sort_by(|&a, &b| {
-            eff(b)
-                .cmp(&eff(a))
-                .then(self.num_resources[a as usize].cmp(&self.num_resources[b as usize]))
-                .then((Some(b) == current).cmp(&(Some(a) == current)))
-                .then(self.name_rank[a as usize].cmp(&self.name_rank[b as usize]))
-        });
-        let best = nodes[0];
+        // Only the first node of pacemaker's order matters: one pass.
+        let best = (0..self.n() as u16)
+            .filter(|&n| unit.w[n as usize] != ABSENT)
+            .min_by(|&a, &b| {
+                eff(b)
+                    .cmp(&eff(a))
+                    .then(self.num_resources[a as usize].cmp(&self.num_resources[b as usize]))
+                    .then((Some(b) == current).cmp(&(Some(a) == current)))
+                    .then(self.name_rank[a as usize].cmp(&self.name_rank[b as usize]))
+            })?;
         if let Some(p) = prefer
             && unit.w[p as usize] != ABSENT
             && unit.w[p as usize] >= unit.w[best as usize]

@@ -204,11 +204,12 @@ impl ClusterState {
             }
             Ok(())
         };
+        let idx = super::index::Index::new(config);
         for rsc in &status.resources {
             let id = rsc.id.as_str();
-            let is_primitive = config.resource(id).is_some();
-            let is_clone = config.clones.iter().any(|c| c.id == id);
-            let is_group = config.groups.iter().any(|g| g.id == id);
+            let is_primitive = idx.resource.contains_key(id);
+            let is_clone = idx.clone.contains_key(id);
+            let is_group = idx.group.contains_key(id);
             if !is_primitive && !is_clone && !is_group {
                 let mut names: Vec<String> =
                     config.resources.iter().map(|r| r.id.clone()).collect();
@@ -244,12 +245,11 @@ impl ClusterState {
             }
             // Fail-counts belong to the primitive: a clone's entry counts
             // for the primitive it wraps.
-            let fc_id = config
-                .clones
-                .iter()
-                .find(|c| c.id == id)
+            let fc_id = idx
+                .clone
+                .get(id)
                 .map(|c| c.resource.clone())
-                .filter(|r| config.resource(r).is_some())
+                .filter(|r| idx.resource.contains_key(r.as_str()))
                 .unwrap_or_else(|| id.to_string());
             for (n, count) in &rsc.failcounts {
                 let last = rsc

@@ -260,8 +260,8 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
         if o.kind != OrderKind::Mandatory {
             continue;
         }
-        for first in members(config, &o.first) {
-            for then in members(config, &o.then) {
+        for first in members(&idx, &o.first) {
+            for then in members(&idx, &o.then) {
                 if let (Some(&a), Some(&b)) = (index.get(&first), index.get(&then))
                     && a != b
                 {
@@ -364,8 +364,8 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
         }
     }
     for o in &config.orders {
-        for first in members(config, &o.first) {
-            for then in members(config, &o.then) {
+        for first in members(&idx, &o.first) {
+            for then in members(&idx, &o.then) {
                 if let (Some(&a), Some(&b)) = (index.get(&first), index.get(&then))
                     && a != b
                 {
@@ -486,11 +486,11 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
 
 /// The primitives an order constraint names: a group's members, a clone's
 /// primitive(s), or the primitive itself.
-fn members(config: &Config, id: &str) -> Vec<String> {
-    if let Some(c) = config.clones.iter().find(|c| c.id == id) {
-        return members(config, &c.resource);
+fn members(idx: &Index, id: &str) -> Vec<String> {
+    if let Some(c) = idx.clone.get(id) {
+        return members(idx, &c.resource);
     }
-    if let Some(g) = config.groups.iter().find(|g| g.id == id) {
+    if let Some(g) = idx.group.get(id) {
         return g.resources.clone();
     }
     vec![id.to_string()]
