@@ -23,6 +23,7 @@
 # mounts die with their mount namespaces) and detaches the loop devices.
 
 ST_PORT=8080
+ST_HOLDER=""
 declare -gA ST_LOOP=() ST_LISTENER=() ST_PROC=()
 ST_WATCHER=""
 ST_CLIENT=""
@@ -219,4 +220,58 @@ storage_watch_check() {
   fi
   grep -q samples= "$LAB_DIR/watch.log" || lab_die "the mount watcher took no samples"
   lab_log "mount watcher: $(tail -n 1 "$LAB_DIR/watch.log")"
+}
+
+# storage_group_up BINARY: the usual start of a group test: a 3-node lab
+# with the shared disk, the group web = [data, webip] (extra [group.web]
+# keys from ST_GROUP_META, e.g. 'migration_threshold = 1'), listeners, the
+# mount watcher; waits until one node runs the whole group and the client
+# reaches it there. Sets ST_HOLDER to that node's number.
+storage_group_up() {
+  LAB_VIP=1
+  eval "lab_config_base$(declare -f lab_config | sed 1s/^lab_config//)"
+  lab_config() { lab_config_base; storage_config; printf '%s\n\n' "${ST_GROUP_META:-}"; }
+  lab_init "$1" 3 udpu
+  storage_init 64
+  local i
+  for i in 1 2 3; do listener_start "$i"; done
+  storage_watch_start
+  lab_start_all
+  lab_wait 15 "n1..n3 agree" lab_agree 1 2 3
+  ST_HOLDER=$(group_wait_on "" 20)
+  lab_log "group web runs on n$ST_HOLDER; the client reaches it"
+}
+
+# group_on: the node running the whole group now (disk mounted, VIP held,
+# client answered by it), or fails.
+group_on() {
+  local d
+  d=$(disk_holders)
+  [ "$(echo "$d" | wc -w)" = 1 ] || return 1
+  [ "$(lab_holders 10.77.0.100)" = "$d" ] || return 1
+  client_reaches "n$d" || return 1
+  echo "$d"
+}
+
+# group_wait_on NOT SECONDS: waits until the group runs, on a node other than
+# NOT (when given); prints the node number.
+group_wait_on() {
+  local not=$1 limit=$2 deadline n
+  deadline=$(( $(date +%s) + limit ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    if n=$(group_on 2>/dev/null) && [ "$n" != "$not" ]; then
+      echo "$n"
+      return 0
+    fi
+    sleep 0.1
+  done
+  lab_show_views
+  lab_die "the group web did not come up$( [ -n "$not" ] && echo " away from n$not") within ${limit}s (disk on: '$(disk_holders)', VIP on: '$(lab_holders 10.77.0.100)')"
+}
+
+# ha_cli I ARGS...: runs the ha command line against node I's socket.
+ha_cli() {
+  local i=$1
+  shift
+  "$LAB_BIN" "$@" -s "$(lab_sock "$i")"
 }
