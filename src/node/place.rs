@@ -98,10 +98,135 @@ fn location_score(config: &Config, unit: &Unit, node: &str) -> i64 {
     score.value()
 }
 
+/// Which solver the DC uses: the policy engine (`true`) or the stand-in
+/// below (`false`).
+pub const USE_POLICY_ENGINE: bool = true;
+
 /// Where every primitive should run. `eligible` are the nodes that may run
 /// resources now (members, online, same config); `current` maps each
 /// primitive to the nodes where it is active.
 pub fn place(
+    config: &Config,
+    cib: &Cib,
+    eligible: &BTreeSet<String>,
+    current: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    if USE_POLICY_ENGINE {
+        place_with_policy(config, cib, eligible, current)
+    } else {
+        place_standin(config, cib, eligible, current)
+    }
+}
+
+/// The policy engine (`policy::place`) on the DC's view: eligible nodes are
+/// online, others standby/maintenance/offline per their role.
+pub fn place_with_policy(
+    config: &Config,
+    cib: &Cib,
+    eligible: &BTreeSet<String>,
+    current: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    use crate::cib::Role;
+    use crate::policy::{self, ClusterState, FailCount, NodeState, RuntimeConstraint};
+    let mut state = ClusterState {
+        quorate: true,
+        ..ClusterState::default()
+    };
+    for n in &config.nodes {
+        let s = if eligible.contains(&n.name) {
+            NodeState::Online
+        } else {
+            match cib.role(&n.name) {
+                Role::Standby if current.values().any(|v| v.contains(&n.name)) => {
+                    NodeState::Standby
+                }
+                Role::Maintenance => NodeState::Maintenance,
+                _ => NodeState::Offline,
+            }
+        };
+        state.nodes.insert(n.name.clone(), s);
+    }
+    let all_units = units(config);
+    for unit in &all_units {
+        if unit.clone_max.is_some() {
+            let mut nodes = BTreeSet::new();
+            for m in &unit.members {
+                nodes.extend(current.get(m).cloned().unwrap_or_default());
+            }
+            state
+                .active
+                .insert(unit.id.clone(), nodes.into_iter().collect());
+        } else {
+            for m in &unit.members {
+                state.active.insert(
+                    m.clone(),
+                    current
+                        .get(m)
+                        .map(|s| s.iter().cloned().collect())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+    }
+    for ((r, n), f) in &cib.failcounts {
+        state.failcounts.insert(
+            (r.clone(), n.clone()),
+            FailCount {
+                count: f.count,
+                last_failure_ms: None,
+            },
+        );
+    }
+    for c in &cib.constraints {
+        let score = if c.kind == ConstraintKind::Move {
+            Score::INFINITY
+        } else {
+            Score::MINUS_INFINITY
+        };
+        state.constraints.push(RuntimeConstraint {
+            resource: c.resource.clone(),
+            node: c.node.clone(),
+            score,
+            expires_ms: None,
+        });
+    }
+    for (r, started) in &cib.target_roles {
+        state.target_roles.insert(
+            r.clone(),
+            if *started {
+                TargetRole::Started
+            } else {
+                TargetRole::Stopped
+            },
+        );
+    }
+    let placement = policy::place(config, &state);
+    let mut out = BTreeMap::new();
+    for unit in &all_units {
+        for m in &unit.members {
+            let key = if unit.clone_max.is_some() {
+                &unit.id
+            } else {
+                m
+            };
+            let nodes: BTreeSet<String> = placement
+                .assigned
+                .get(key)
+                .map(|v| {
+                    v.iter()
+                        .filter(|n| eligible.contains(*n))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.insert(m.clone(), nodes);
+        }
+    }
+    out
+}
+
+/// The stand-in solver described in the module docs.
+pub fn place_standin(
     config: &Config,
     cib: &Cib,
     eligible: &BTreeSet<String>,
