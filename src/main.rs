@@ -32,7 +32,10 @@ enum Command {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let name = strs.first().map(|s| s.rsplit('/').next().unwrap_or(s)).unwrap_or("ha");
+    let name = strs
+        .first()
+        .map(|s| s.rsplit('/').next().unwrap_or(s))
+        .unwrap_or("ha");
     let ha = match Ha::from_args(&[name], strs.get(1..).unwrap_or(&[])) {
         Ok(ha) => ha,
         Err(early) => {

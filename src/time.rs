@@ -123,7 +123,10 @@ mod tests {
     fn arithmetic_saturates_instead_of_panicking() {
         let t = Instant::from_millis(5);
         assert_eq!(t - Instant::from_millis(9), Duration::ZERO);
-        assert_eq!(Instant::from_millis(u64::MAX) + Duration::from_secs(1), Instant::from_millis(u64::MAX));
+        assert_eq!(
+            Instant::from_millis(u64::MAX) + Duration::from_secs(1),
+            Instant::from_millis(u64::MAX)
+        );
     }
 
     #[test]

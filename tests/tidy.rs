@@ -31,7 +31,9 @@ const FORBIDDEN: &[&str] = &[
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -65,7 +67,11 @@ fn pure_core_does_no_io() {
             }
         }
     }
-    assert!(hits.is_empty(), "I/O or clock in the pure core:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "I/O or clock in the pure core:\n{}",
+        hits.join("\n")
+    );
 }
 
 #[test]

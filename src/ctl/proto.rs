@@ -14,17 +14,41 @@ use std::collections::BTreeMap;
 pub enum Request {
     Status,
     /// `ha node standby|online|maintenance|ready NODE`
-    NodeRole { node: String, role: NodeRole },
+    NodeRole {
+        node: String,
+        role: NodeRole,
+    },
     /// `ha resource move RSC NODE [--lifetime DUR]` (lifetime in ms)
-    Move { resource: String, node: String, lifetime_ms: Option<u64> },
-    Ban { resource: String, node: String },
-    Clear { resource: String },
-    Cleanup { resource: String, node: Option<String> },
+    Move {
+        resource: String,
+        node: String,
+        lifetime_ms: Option<u64>,
+    },
+    Ban {
+        resource: String,
+        node: String,
+    },
+    Clear {
+        resource: String,
+    },
+    Cleanup {
+        resource: String,
+        node: Option<String>,
+    },
     /// `ha resource start|stop`
-    TargetRole { resource: String, started: bool },
-    Restart { resource: String },
-    Scores { resource: Option<String> },
-    Fence { node: String },
+    TargetRole {
+        resource: String,
+        started: bool,
+    },
+    Restart {
+        resource: String,
+    },
+    Scores {
+        resource: Option<String>,
+    },
+    Fence {
+        node: String,
+    },
     Reload,
 }
 
@@ -43,11 +67,17 @@ pub enum NodeRole {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum Response {
-    Ok { message: String },
+    Ok {
+        message: String,
+    },
     Status(Box<Status>),
-    Scores { text: String },
+    Scores {
+        text: String,
+    },
     /// The request failed; `message` says why (exit code 1 in the CLI).
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 /// `ha status --json` (SPEC section 3).
@@ -155,7 +185,11 @@ mod tests {
 
     #[test]
     fn requests_round_trip() {
-        let r = Request::Move { resource: "web".into(), node: "n2".into(), lifetime_ms: Some(60_000) };
+        let r = Request::Move {
+            resource: "web".into(),
+            node: "n2".into(),
+            lifetime_ms: Some(60_000),
+        };
         let line = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), r);
     }
