@@ -149,6 +149,9 @@ pub struct Sim {
     /// Keep the persisted state across a crash.
     pub keep_persisted: bool,
     pub log: Vec<String>,
+    /// FNV-1a over every event line and every step's instant: two runs of
+    /// one seed must end with the same digest (replay check).
+    pub digest: u64,
     pub verbose: bool,
     pub violation: Option<String>,
     pub steps: u64,
@@ -182,6 +185,7 @@ impl Sim {
             reboot_after: Some(Duration::from_secs(5)),
             keep_persisted: true,
             log: Vec::new(),
+            digest: 0xcbf2_9ce4_8422_2325,
             verbose: std::env::var_os("HA_SIM_VERBOSE").is_some(),
             violation: None,
             steps: 0,
@@ -230,6 +234,7 @@ impl Sim {
 
     pub fn note(&mut self, text: String) {
         let line = format!("{:>8}ms {text}", self.now.as_millis());
+        self.mix(line.as_bytes());
         if self.verbose {
             eprintln!("{line}");
         }
@@ -334,6 +339,12 @@ impl Sim {
         let all: Vec<usize> = (0..self.nodes.len()).collect();
         self.set_reach(&all, &all, true);
         self.note("heal".to_string());
+    }
+
+    fn mix(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.digest = (self.digest ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
     }
 
     fn push(&mut self, at: Instant, ev: Ev) {
@@ -559,6 +570,7 @@ impl Sim {
         }
         self.now = at;
         self.steps += 1;
+        self.mix(&at.as_millis().to_le_bytes());
         // Hardware watchdogs.
         if let Some(w) = self.config.watchdog.clone() {
             for i in 0..self.nodes.len() {

@@ -20,6 +20,8 @@ pub struct Outcome {
     pub steps: u64,
     pub bound: Duration,
     pub simulated: Duration,
+    /// [`Sim::digest`] at the end: equal for two runs of one seed.
+    pub digest: u64,
 }
 
 /// A random cluster config, as ha.toml text.
@@ -200,6 +202,7 @@ pub fn run_with(seed: u64, fault_time: Duration, unsafe_skip_fencing_wait: bool)
         steps: sim.steps,
         bound,
         simulated: Duration::from_millis(sim.now.as_millis()),
+        digest: sim.digest,
     }
 }
 
