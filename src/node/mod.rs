@@ -33,6 +33,8 @@
 pub mod msg;
 pub mod place;
 mod ring;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -254,6 +256,9 @@ pub struct Node {
     // Shutdown.
     shutting_down: bool,
     leave_sent: u32,
+    /// After a peer's leave, until then: re-check at once on every
+    /// heartbeat whether this node can take over as DC (see `on_leave`).
+    handover_until: Option<Instant>,
     // Outputs.
     transmits: VecDeque<Transmit>,
     actions: VecDeque<Action>,
@@ -339,6 +344,7 @@ impl Node {
             watchdog_off: false,
             shutting_down: false,
             leave_sent: 0,
+            handover_until: None,
             transmits: VecDeque::new(),
             actions: VecDeque::new(),
             events,
@@ -478,6 +484,16 @@ impl Node {
     /// A datagram arrived on heartbeat link `link`.
     pub fn handle_datagram(&mut self, now: Instant, link: usize, bytes: &[u8]) {
         let Some((header, body)) = self.ring.handle_datagram(now, link, bytes) else {
+            // A heartbeat (or a dropped packet). During a handover, the
+            // heartbeat that names us DC is what we wait for: act on it now
+            // rather than at the next tick.
+            if self.handover_until.is_some_and(|t| now < t)
+                && self.reign.is_none()
+                && !self.shutting_down
+                && self.ring.acting_dc(now)
+            {
+                self.tick(now);
+            }
             return;
         };
         let Some(fragment) = Fragment::decode(&body) else {
@@ -491,7 +507,24 @@ impl Node {
             .add(fragment);
         if let Some(bytes) = whole {
             match Msg::decode(&bytes) {
-                Some(m) => self.on_msg(now, header.sender, header.incarnation, m),
+                Some(Msg::Leave) => self.on_leave(now, header),
+                Some(m) => {
+                    let report = matches!(m, Msg::Report(_));
+                    self.on_msg(now, header.sender, header.incarnation, m);
+                    // During a handover, a member's report (its probe, a
+                    // start result) lets the DC take the next step at once
+                    // instead of at the next tick: a group starts member
+                    // after member within milliseconds.
+                    if report
+                        && self.reign.is_some()
+                        && self.handover_until.is_some_and(|t| now < t)
+                    {
+                        let members = self.ring.members(now);
+                        if members == self.last_members {
+                            self.dc_tick(now, &members);
+                        }
+                    }
+                }
                 None => self.ring.count_malformed(),
             }
         }
@@ -588,6 +621,8 @@ impl Node {
         if let Job::Fence(target) = done.job {
             self.on_fence_done(now, target, outcome);
         }
+        // The last stop of a shutdown finished: leave now, not next tick.
+        self.maybe_leave(now, 1);
         self.flush_loopback(now);
     }
 
@@ -730,7 +765,14 @@ impl Node {
             );
             self.last_members = members.clone();
         }
-        for link in 0..self.config.heartbeat.links.len().max(1) {
+        // Once the leave is out, no more heartbeats: a heartbeat sealed
+        // after the leave would bring this node back as a member.
+        let links = if self.leave_sent > 0 {
+            0
+        } else {
+            self.config.heartbeat.links.len().max(1)
+        };
+        for link in 0..links {
             let bytes = self
                 .ring
                 .heartbeat(now, self.qs.quorate, self.view, self.config.hash);
@@ -759,8 +801,14 @@ impl Node {
         } else if self.dc_eligible_since.is_none() {
             self.dc_eligible_since = Some(now);
         }
+        // The wait is for a previous DC to notice and step down; when the
+        // DC we followed left cleanly, it stepped down before leaving.
+        let followed_left = self
+            .dc_ident
+            .is_some_and(|(d, _)| d != self.local && self.ring.has_left(d));
         let acting = eligible
             && (self.reign.is_some()
+                || followed_left
                 || self
                     .dc_eligible_since
                     .is_some_and(|t| now >= t + self.config.heartbeat.timeout));
@@ -831,17 +879,59 @@ impl Node {
                 self.start_job(Job::Monitor, Some(r), None);
             }
         }
-        if self.shutting_down
-            && !self.anything_active()
-            && self.inflight.is_empty()
-            && self.leave_sent < 3
+        self.maybe_leave(now, 3);
+    }
+
+    /// Tells every peer that this node leaves, once nothing runs here any
+    /// more (never before: a peer takes over our resources on it, without
+    /// fencing), at most `max` times in all. A lost leave costs only time:
+    /// peers then notice the silence after `timeout` as for a crash.
+    fn maybe_leave(&mut self, now: Instant, max: u32) {
+        if !self.shutting_down
+            || self.anything_active()
+            || !self.inflight.is_empty()
+            || self.leave_sent >= max
         {
-            self.leave_sent += 1;
-            let dc = self.ring.candidate(now);
-            if dc != self.local {
-                self.send_msg(now, dc, &Msg::Leave);
-            }
+            return;
         }
+        self.leave_sent += 1;
+        if self.leave_sent == 1 {
+            self.event(
+                log::Level::Info,
+                "leaving: resources stopped, telling peers".to_string(),
+            );
+        }
+        let peers: Vec<NodeId> = self
+            .config
+            .nodes
+            .iter()
+            .map(|n| n.id)
+            .filter(|n| *n != self.local)
+            .collect();
+        for p in peers {
+            self.send_msg(now, p, &Msg::Leave);
+        }
+    }
+
+    /// An authenticated leave from a peer: it stopped all its resources, so
+    /// it is gone at once and clean (no fencing). Acts immediately (a tick
+    /// now) so the DC re-places its resources without waiting for the
+    /// heartbeat timeout.
+    fn on_leave(&mut self, now: Instant, header: crate::wire::Header) {
+        let from = header.sender;
+        if !self
+            .ring
+            .peer_left(from, header.incarnation, header.sequence)
+        {
+            return;
+        }
+        let name = self.node_name(from);
+        self.event(log::Level::Info, format!("peer left: peer={name}"));
+        if let Some(reign) = self.reign.as_mut() {
+            reign.left.insert(from);
+        }
+        self.handover_until = Some(now + self.config.heartbeat.timeout);
+        self.tick(now);
     }
 
     fn current_report(&self) -> Report {
@@ -1036,7 +1126,7 @@ impl Node {
             .config
             .nodes
             .iter()
-            .filter(|n| !members.contains(&n.id))
+            .filter(|n| !members.contains(&n.id) && !self.ring.has_left(n.id))
             .map(|n| {
                 (
                     n.id,
@@ -1049,13 +1139,21 @@ impl Node {
                 )
             })
             .collect();
+        // Nodes that left cleanly and were not heard since run nothing.
+        let gone = self
+            .config
+            .nodes
+            .iter()
+            .filter(|n| !members.contains(&n.id) && self.ring.has_left(n.id))
+            .map(|n| n.id)
+            .collect();
         self.reign = Some(Reign {
             token: (self.incarnation << 24) | (self.reign_counter & 0xff_ffff),
             members: members.clone(),
             reports: BTreeMap::new(),
             outstanding: BTreeMap::new(),
             unclean,
-            gone: BTreeSet::new(),
+            gone,
             left: BTreeSet::new(),
             restart: BTreeSet::new(),
             next_id: 1,
@@ -1752,6 +1850,49 @@ impl Node {
         );
     }
 
+    /// One warning per member whose config hash (from its heartbeats)
+    /// differs from the DC's: the DC places nothing there, so every node's
+    /// `ha status` says so, not only the differing node's.
+    fn hash_warnings(&self, now: Instant) -> Vec<String> {
+        let dc = if self.reign.is_some() {
+            Some(self.local)
+        } else {
+            self.dc_ident
+                .map(|(d, _)| d)
+                .filter(|d| *d == self.ring.candidate(now))
+        };
+        let Some(dc) = dc else {
+            return Vec::new();
+        };
+        let own = self.config.hash;
+        let dc_hash = if dc == self.local {
+            Some(own)
+        } else {
+            // What the DC's commands carry, else its heartbeats.
+            self.dc_hash.or_else(|| self.ring.config_hash(dc, now, own))
+        };
+        let Some(dc_hash) = dc_hash else {
+            return Vec::new();
+        };
+        let short = |h: &[u8; 32]| hex(&h[..4]);
+        self.ring
+            .members(now)
+            .into_iter()
+            .filter_map(|m| {
+                let h = self.ring.config_hash(m, now, own)?;
+                (h != dc_hash).then(|| {
+                    let name = self.node_name(m);
+                    format!(
+                        "config of {name} differs from the DC's (hash {} vs {}): {name} runs no \
+                         resources; copy the same ha.toml to every node",
+                        short(&h),
+                        short(&dc_hash)
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// SIGTERM: stop local resources in order and tell the peers we leave.
     pub fn handle_shutdown(&mut self, now: Instant) {
         self.now = now;
@@ -1761,6 +1902,11 @@ impl Node {
                 log::Level::Info,
                 "shutting down: stopping local resources".to_string(),
             );
+            // Step down at once: peers take over on our leave without the
+            // usual wait, which is safe only if we no longer act as DC.
+            if self.reign.take().is_some() {
+                self.event(log::Level::Info, "dc: stepping down to leave".to_string());
+            }
         }
         self.local_duties(now);
     }
@@ -1952,6 +2098,7 @@ impl Node {
                     .to_string(),
             );
         }
+        warnings.extend(self.hash_warnings(now));
         if !self.config.cluster.stonith_enabled {
             warnings.push(
                 "stonith_enabled = false: a lost node's resources are recovered without fencing"

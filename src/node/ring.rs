@@ -25,6 +25,11 @@ struct Peer {
     last_heard: Vec<Option<Instant>>,
     /// The newest heartbeat, with the time it arrived.
     heartbeat: Option<(Heartbeat, Instant)>,
+    /// Set by an authenticated leave: the wire sequence of that packet.
+    /// The peer is no member until it is heard with a heartbeat sent after
+    /// it (a higher sequence) or with a higher incarnation; packets sealed
+    /// before the leave (late, reordered copies) do not bring it back.
+    left_at: Option<u64>,
 }
 
 /// Something membership noticed.
@@ -109,7 +114,22 @@ impl Ring {
                 incarnation: header.incarnation,
                 last_heard: vec![None; links],
                 heartbeat: None,
+                left_at: None,
             };
+        }
+        if let Some(seq) = peer.left_at {
+            let comes_back = header.kind == Kind::HEARTBEAT
+                && header.incarnation == peer.incarnation
+                && header.sequence > seq;
+            if !comes_back {
+                // Not evidence of life: a leave repeat or a packet older
+                // than the leave. Bodies still go up (a repeated leave).
+                if header.kind == Kind::HEARTBEAT {
+                    return None;
+                }
+                return Some((header, body));
+            }
+            peer.left_at = None;
         }
         if link < peer.last_heard.len() {
             peer.last_heard[link] = Some(now);
@@ -132,6 +152,40 @@ impl Ring {
             return None;
         }
         Some((header, body))
+    }
+
+    /// `node` told us, in an authenticated packet of `incarnation` with wire
+    /// sequence `sequence`, that it left cleanly: it is no member from now
+    /// on (see `Peer::left_at`). Returns whether this is news (a leave of
+    /// an older incarnation, or a repeat, changes nothing).
+    pub fn peer_left(&mut self, node: NodeId, incarnation: u64, sequence: u64) -> bool {
+        let links = self.links;
+        let Some(peer) = self.peers.get_mut(&node) else {
+            return false;
+        };
+        if incarnation != peer.incarnation || peer.left_at.is_some_and(|s| s >= sequence) {
+            return false;
+        }
+        let news = peer.left_at.is_none();
+        peer.left_at = Some(sequence);
+        peer.last_heard = vec![None; links];
+        peer.heartbeat = None;
+        news
+    }
+
+    /// Whether `node` left cleanly and has not been heard since.
+    pub fn has_left(&self, node: NodeId) -> bool {
+        self.peers.get(&node).is_some_and(|p| p.left_at.is_some())
+    }
+
+    /// The config hash in `node`'s latest heartbeat heard within the
+    /// timeout (this node's own for `local`).
+    pub fn config_hash(&self, node: NodeId, now: Instant, own: [u8; 32]) -> Option<[u8; 32]> {
+        if node == self.local {
+            return Some(own);
+        }
+        let (hb, at) = self.peers.get(&node)?.heartbeat.as_ref()?;
+        self.fresh(Some(*at), now).then_some(hb.config_hash)
     }
 
     /// Counts a body that opened but did not decode.
