@@ -13,3 +13,9 @@ lab_wait 15 "n1..n3 agree" lab_agree 1 2 3
 warned() { [ "$(lab_get 3 'any("config" in w and "no resources" in w for w in s.get("warnings", []))')" = true ]; }
 lab_wait 5 "n3 warns that its config differs and it runs no resources" warned
 lab_log "n3 warnings: $(lab_get 3 's.get("warnings")')"
+# Every node says so, naming n3 (not only n3 itself).
+for i in 1 2 3; do
+  names_n3() { [ "$(lab_get "$1" 'any(w.startswith("config of n3 differs") and "n3 runs no resources" in w for w in s.get("warnings", []))')" = true ]; }
+  lab_wait 5 "n$i warns that n3's config differs" names_n3 "$i"
+done
+lab_log "n1 warnings: $(lab_get 1 's.get("warnings")')"
