@@ -22,6 +22,10 @@ use crate::time::Duration;
 pub struct Checks {
     /// Starts and stops issued in the run.
     pub issued_count: u64,
+    /// Invariant 2's limit per primitive (1, or a clone's max), derived
+    /// once from the config on the first step instead of on every step
+    /// (the config does not change during a run).
+    limits: Option<Vec<(String, usize)>>,
 }
 
 impl Checks {
@@ -54,31 +58,45 @@ pub fn after_step(sim: &mut Sim) {
     // can both be quorate (found by seed 21; votequorum has the same
     // limit); for both, fencing (invariant 2) is what keeps data safe.
     if !sim.config.quorum.two_node && !sim.config.quorum.last_man_standing {
-        let dcs: Vec<&str> = sim
-            .nodes
-            .iter()
-            .filter(|n| {
-                !n.paused
-                    && n.node
-                        .as_ref()
-                        .is_some_and(|x| x.is_acting_dc() && x.quorum_state().quorate)
-            })
-            .map(|n| n.name.as_str())
-            .collect();
-        if dcs.len() > 1 {
+        // Count first; names are only collected for the report.
+        let quorate_dc = |n: &super::SimNode| {
+            !n.paused
+                && n.node
+                    .as_ref()
+                    .is_some_and(|x| x.is_acting_dc() && x.quorum_state().quorate)
+        };
+        if sim.nodes.iter().filter(|n| quorate_dc(n)).count() > 1 {
+            let dcs: Vec<&str> = sim
+                .nodes
+                .iter()
+                .filter(|n| quorate_dc(n))
+                .map(|n| n.name.as_str())
+                .collect();
             sim.violation = Some(format!("invariant 1: two quorate DCs at once: {dcs:?}"));
             return;
         }
     }
     if fencing(sim) {
-        for unit in place::units(&sim.config) {
-            let max = unit.clone_max.unwrap_or(1);
-            for r in &unit.members {
-                let on = sim.running_on(r);
-                if on.len() > max {
-                    sim.violation = Some(format!("invariant 2: {r} runs on {on:?} at once"));
-                    return;
-                }
+        let limits = sim.checks.limits.get_or_insert_with(|| {
+            place::units(&sim.config)
+                .into_iter()
+                .flat_map(|unit| {
+                    let max = unit.clone_max.unwrap_or(1);
+                    unit.members.into_iter().map(move |r| (r, max))
+                })
+                .collect()
+        });
+        for (r, max) in limits.iter() {
+            let count = sim.nodes.iter().filter(|n| n.running.contains(r)).count();
+            if count > *max {
+                let on: Vec<&str> = sim
+                    .nodes
+                    .iter()
+                    .filter(|n| n.running.contains(r))
+                    .map(|n| n.name.as_str())
+                    .collect();
+                sim.violation = Some(format!("invariant 2: {r} runs on {on:?} at once"));
+                return;
             }
         }
     }

@@ -21,7 +21,7 @@ pub mod check;
 pub mod random;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap};
 
 use crate::config::{Config, NodeId};
 use crate::node::{Action, ActionId, ActionKind, Dest, Node, Outcome};
@@ -102,6 +102,35 @@ enum Ev {
     },
 }
 
+/// A scheduled event, ordered by time and then by scheduling order (`seq`
+/// is unique), so equal instants run first-scheduled first.
+#[derive(Debug)]
+struct Queued {
+    at: Instant,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Queued) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Queued) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Queued) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Effect {
     None,
@@ -137,8 +166,7 @@ pub struct Sim {
     pub config: Config,
     key: [u8; 32],
     pub nodes: Vec<SimNode>,
-    queue: BinaryHeap<Reverse<(Instant, u64, usize)>>,
-    events: BTreeMap<usize, Ev>,
+    queue: BinaryHeap<Reverse<Queued>>,
     seq: u64,
     /// `links[l][from][to]`: None = cut.
     pub links: Vec<Vec<Vec<Option<LinkModel>>>>,
@@ -177,7 +205,6 @@ impl Sim {
             key,
             nodes: Vec::new(),
             queue: BinaryHeap::new(),
-            events: BTreeMap::new(),
             seq: 0,
             links: vec![vec![vec![Some(LinkModel::default()); n]; n]; links],
             agent: AgentModel::default(),
@@ -349,9 +376,11 @@ impl Sim {
 
     fn push(&mut self, at: Instant, ev: Ev) {
         self.seq += 1;
-        let key = self.seq as usize;
-        self.events.insert(key, ev);
-        self.queue.push(Reverse((at, self.seq, key)));
+        self.queue.push(Reverse(Queued {
+            at,
+            seq: self.seq,
+            ev,
+        }));
     }
 
     /// Drains node `i`'s outputs into the network and the agents.
@@ -398,8 +427,14 @@ impl Sim {
                     .into_iter()
                     .collect(),
             };
-            for j in targets {
-                self.send(i, j, t.link, t.bytes.clone());
+            let mut bytes = Some(t.bytes);
+            for (k, &j) in targets.iter().enumerate() {
+                let b = if k + 1 == targets.len() {
+                    bytes.take().expect("last target")
+                } else {
+                    bytes.clone().expect("bytes")
+                };
+                self.send(i, j, t.link, b);
             }
         }
         for a in actions {
@@ -422,15 +457,17 @@ impl Sim {
         } else {
             1
         };
-        for _ in 0..copies {
+        let mut bytes = Some(bytes);
+        for c in 0..copies {
             let d = model.delay_ms + self.rng.below(model.jitter_ms + 1);
+            let b = if c + 1 == copies {
+                bytes.take().expect("last copy")
+            } else {
+                bytes.clone().expect("bytes")
+            };
             self.push(
                 self.now + Duration::from_millis(d),
-                Ev::Deliver {
-                    to,
-                    link,
-                    bytes: bytes.clone(),
-                },
+                Ev::Deliver { to, link, bytes: b },
             );
         }
     }
@@ -532,7 +569,7 @@ impl Sim {
     /// The next instant something happens: an event or a node timer.
     fn next_at(&self) -> Option<(Instant, Option<usize>)> {
         let mut best: Option<(Instant, Option<usize>)> =
-            self.queue.peek().map(|Reverse((t, _, _))| (*t, None));
+            self.queue.peek().map(|Reverse(q)| (q.at, None));
         for (i, n) in self.nodes.iter().enumerate() {
             if n.paused {
                 continue;
@@ -589,12 +626,9 @@ impl Sim {
                 node.handle_timeout(lnow);
             }
             self.drain(i);
-        } else if let Some(Reverse((t, _, key))) = self.queue.peek().copied() {
-            if t <= self.now {
-                self.queue.pop();
-                let ev = self.events.remove(&key).expect("queued event");
-                self.dispatch(ev);
-            }
+        } else if self.queue.peek().is_some_and(|Reverse(q)| q.at <= self.now) {
+            let Reverse(q) = self.queue.pop().expect("peeked");
+            self.dispatch(q.ev);
         }
         check::after_step(self);
         true
