@@ -152,69 +152,78 @@ impl Graph {
 }
 
 /// One schedulable thing: a primitive, or a clone's primitive per node.
-struct Item {
-    resource: String,
-    current: Vec<String>,
-    target: Vec<String>,
-    failed: Vec<String>,
+struct Item<'a> {
+    resource: &'a str,
+    current: Vec<&'a str>,
+    target: &'a [String],
+    failed: Vec<&'a str>,
     managed: bool,
     clone: bool,
 }
 
 /// Plans the transition from `state` to `placement`.
 pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Graph {
-    let mut items: Vec<Item> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    let live = |nodes: &[String]| -> Vec<String> {
-        nodes
-            .iter()
-            .filter(|n| state.node_state(n).keeps_resources())
-            .cloned()
-            .collect()
-    };
+    // Everything below is keyed by borrowed ids and item numbers, so the
+    // planner allocates strings only for what it outputs: the re-check on
+    // every event (nothing to do) then costs a few lookups per resource.
+    let mut items: Vec<Item> = Vec::with_capacity(config.resources.len());
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let failed_set: BTreeSet<(&str, &str)> = state
+        .failed
+        .iter()
+        .map(|(r, n)| (r.as_str(), n.as_str()))
+        .collect();
     let idx = Index::new(config);
     for r in &config.resources {
         let clone = idx.enclosing_clone(&r.id);
-        let (name, current) = match clone {
+        let own = state.active.get(&r.id).map(Vec::as_slice).unwrap_or(&[]);
+        let (name, current): (&str, Vec<&str>) = match clone {
             Some(c) => {
-                let mut cur = state.active.get(&c.id).cloned().unwrap_or_default();
-                for n in state.active.get(&r.id).into_iter().flatten() {
-                    if !cur.contains(n) {
-                        cur.push(n.clone());
+                let mut cur: Vec<&str> = state
+                    .active
+                    .get(&c.id)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
+                for n in own {
+                    if !cur.contains(&n.as_str()) {
+                        cur.push(n);
                     }
                 }
                 let name = if idx.clone_of(&r.id).is_some() {
-                    c.id.clone()
+                    c.id.as_str()
                 } else {
-                    r.id.clone()
+                    r.id.as_str()
                 };
                 (name, cur)
             }
-            None => (
-                r.id.clone(),
-                state.active.get(&r.id).cloned().unwrap_or_default(),
-            ),
+            None => (r.id.as_str(), own.iter().map(String::as_str).collect()),
         };
-        let current = live(&current);
+        let mut current = current;
+        current.retain(|n| state.node_state(n).keeps_resources());
         let target = match clone {
-            Some(c) => placement.nodes(&c.id).to_vec(),
-            None => placement.nodes(&r.id).to_vec(),
+            Some(c) => placement.nodes(&c.id),
+            None => placement.nodes(&r.id),
         };
-        let failed: Vec<String> = current
-            .iter()
-            .filter(|n| {
-                state.failed.contains(&(r.id.clone(), n.to_string()))
-                    || state.failed.contains(&(name.clone(), n.to_string()))
-            })
-            .cloned()
-            .collect();
+        let failed: Vec<&str> = if failed_set.is_empty() {
+            Vec::new()
+        } else {
+            current
+                .iter()
+                .filter(|n| {
+                    failed_set.contains(&(r.id.as_str(), **n)) || failed_set.contains(&(name, **n))
+                })
+                .copied()
+                .collect()
+        };
         let on_maintenance = current
             .iter()
             .any(|n| state.node_state(n) == NodeState::Maintenance);
         let managed = idx.effective_meta(&r.id).managed && !on_maintenance;
-        index.insert(r.id.clone(), items.len());
+        index.insert(r.id.as_str(), items.len());
         if name != r.id {
-            index.insert(name.clone(), items.len());
+            index.insert(name, items.len());
         }
         items.push(Item {
             resource: name,
@@ -227,21 +236,49 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
     }
 
     // Per item and node: stop and/or start.
-    let mut stops: Vec<BTreeSet<String>> = vec![BTreeSet::new(); items.len()];
-    let mut starts: Vec<BTreeSet<String>> = vec![BTreeSet::new(); items.len()];
-    let mut restart_reason: BTreeMap<(usize, String), String> = BTreeMap::new();
+    let mut stops: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); items.len()];
+    let mut starts: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); items.len()];
+    let mut restart_reason: BTreeMap<(usize, &str), &str> = BTreeMap::new();
     for (i, it) in items.iter().enumerate() {
         if !it.managed {
             continue;
         }
-        for n in &it.current {
-            if !it.target.contains(n) || it.failed.contains(n) {
-                stops[i].insert(n.clone());
+        for &n in &it.current {
+            if !it.target.iter().any(|t| t == n) || it.failed.contains(&n) {
+                stops[i].insert(n);
             }
         }
-        for n in &it.target {
-            if !it.current.contains(n) || it.failed.contains(n) {
-                starts[i].insert(n.clone());
+        for n in it.target {
+            let n = n.as_str();
+            if !it.current.contains(&n) || it.failed.contains(&n) {
+                starts[i].insert(n);
+            }
+        }
+    }
+
+    // Order pairs between items: group member order, then every
+    // `[[order]]` expanded to the primitives it names. Computed once; the
+    // restart propagation uses the mandatory ones.
+    let mut order_pairs: Vec<(usize, usize, OrderKind, bool)> = Vec::new();
+    for grp in &config.groups {
+        for pair in grp.resources.windows(2) {
+            if let (Some(&a), Some(&b)) = (index.get(pair[0].as_str()), index.get(pair[1].as_str()))
+            {
+                order_pairs.push((a, b, OrderKind::Mandatory, true));
+            }
+        }
+    }
+    let n_group_pairs = order_pairs.len();
+    for o in &config.orders {
+        let firsts = members(&idx, &o.first);
+        let thens = members(&idx, &o.then);
+        for first in &firsts {
+            for then in &thens {
+                if let (Some(&a), Some(&b)) = (index.get(first), index.get(then))
+                    && a != b
+                {
+                    order_pairs.push((a, b, o.kind, o.symmetrical));
+                }
             }
         }
     }
@@ -249,41 +286,26 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
     // Who must restart when an item starts: the next group member, and
     // the `then` of every mandatory order.
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); items.len()];
-    for g in &config.groups {
-        for pair in g.resources.windows(2) {
-            if let (Some(&a), Some(&b)) = (index.get(&pair[0]), index.get(&pair[1])) {
-                dependents[a].push(b);
-            }
-        }
-    }
-    for o in &config.orders {
-        if o.kind != OrderKind::Mandatory {
-            continue;
-        }
-        for first in members(&idx, &o.first) {
-            for then in members(&idx, &o.then) {
-                if let (Some(&a), Some(&b)) = (index.get(&first), index.get(&then))
-                    && a != b
-                {
-                    dependents[a].push(b);
-                }
-            }
+    for (k, &(a, b, kind, _)) in order_pairs.iter().enumerate() {
+        if k < n_group_pairs || kind == OrderKind::Mandatory {
+            dependents[a].push(b);
         }
     }
     let mut work: Vec<usize> = (0..items.len())
         .filter(|&i| !starts[i].is_empty())
         .collect();
     while let Some(i) = work.pop() {
-        for &d in &dependents[i].clone() {
+        for k in 0..dependents[i].len() {
+            let d = dependents[i][k];
             if !items[d].managed {
                 continue;
             }
             let mut changed = false;
-            for n in items[d].current.clone() {
-                if items[d].target.contains(&n) && !starts[d].contains(&n) {
-                    stops[d].insert(n.clone());
-                    starts[d].insert(n.clone());
-                    restart_reason.insert((d, n), items[i].resource.clone());
+            for &n in &items[d].current {
+                if items[d].target.iter().any(|t| t == n) && !starts[d].contains(n) {
+                    stops[d].insert(n);
+                    starts[d].insert(n);
+                    restart_reason.insert((d, n), items[i].resource);
                     changed = true;
                 }
             }
@@ -293,13 +315,13 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
         }
     }
 
-    // Actions.
+    // Actions. Per item, its stop and start ids in node order.
     let mut g = Graph::default();
-    let mut stop_id: BTreeMap<(usize, String), usize> = BTreeMap::new();
-    let mut start_id: BTreeMap<(usize, String), usize> = BTreeMap::new();
-    let mut fence_id: BTreeMap<String, usize> = BTreeMap::new();
+    let mut stop_ids: Vec<Vec<(&str, usize)>> = vec![Vec::new(); items.len()];
+    let mut start_ids: Vec<Vec<(&str, usize)>> = vec![Vec::new(); items.len()];
+    let mut fence_id: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, it) in items.iter().enumerate() {
-        for n in &stops[i] {
+        for &n in &stops[i] {
             let unclean = state.node_state(n) == NodeState::Unclean;
             if unclean && !fence_id.contains_key(n) {
                 let id = g.actions.len();
@@ -307,76 +329,48 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
                     id,
                     op: Op::Fence,
                     resource: String::new(),
-                    node: n.clone(),
+                    node: n.to_string(),
                     implied_by_fencing: false,
                 });
-                fence_id.insert(n.clone(), id);
+                fence_id.insert(n, id);
             }
             let id = g.actions.len();
             g.actions.push(Action {
                 id,
                 op: Op::Stop,
-                resource: it.resource.clone(),
-                node: n.clone(),
+                resource: it.resource.to_string(),
+                node: n.to_string(),
                 implied_by_fencing: unclean,
             });
             if let Some(&f) = fence_id.get(n).filter(|_| unclean) {
                 g.edges.push((f, id));
             }
-            stop_id.insert((i, n.clone()), id);
+            stop_ids[i].push((n, id));
         }
     }
     for (i, it) in items.iter().enumerate() {
-        for n in &starts[i] {
+        for &n in &starts[i] {
             let id = g.actions.len();
             g.actions.push(Action {
                 id,
                 op: Op::Start,
-                resource: it.resource.clone(),
-                node: n.clone(),
+                resource: it.resource.to_string(),
+                node: n.to_string(),
                 implied_by_fencing: false,
             });
-            start_id.insert((i, n.clone()), id);
+            start_ids[i].push((n, id));
             // A primitive stops before it starts anywhere; a clone
             // instance before it starts again on the same node.
-            for (&(j, ref m), &s) in stop_id.range((i, String::new())..) {
-                if j != i {
-                    break;
-                }
+            for &(m, s) in &stop_ids[i] {
                 if !it.clone || m == n {
                     g.edges.push((s, id));
                 }
             }
         }
     }
-    let ids_of = |map: &BTreeMap<(usize, String), usize>, i: usize| -> Vec<usize> {
-        map.range((i, String::new())..)
-            .take_while(|((j, _), _)| *j == i)
-            .map(|(_, &id)| id)
-            .collect()
-    };
-    let mut order_pairs: Vec<(usize, usize, OrderKind, bool)> = Vec::new();
-    for grp in &config.groups {
-        for pair in grp.resources.windows(2) {
-            if let (Some(&a), Some(&b)) = (index.get(&pair[0]), index.get(&pair[1])) {
-                order_pairs.push((a, b, OrderKind::Mandatory, true));
-            }
-        }
-    }
-    for o in &config.orders {
-        for first in members(&idx, &o.first) {
-            for then in members(&idx, &o.then) {
-                if let (Some(&a), Some(&b)) = (index.get(&first), index.get(&then))
-                    && a != b
-                {
-                    order_pairs.push((a, b, o.kind, o.symmetrical));
-                }
-            }
-        }
-    }
     for (a, b, kind, symmetrical) in order_pairs {
-        for x in ids_of(&start_id, a) {
-            for y in ids_of(&start_id, b) {
+        for &(_, x) in &start_ids[a] {
+            for &(_, y) in &start_ids[b] {
                 g.edges.push((x, y));
             }
         }
@@ -384,78 +378,90 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
         // stops like a symmetrical order keeps the graph acyclic when the
         // same pair also has a mandatory order.
         if symmetrical || kind == OrderKind::Serialize {
-            for y in ids_of(&stop_id, b) {
-                for x in ids_of(&stop_id, a) {
+            for &(_, y) in &stop_ids[b] {
+                for &(_, x) in &stop_ids[a] {
                     g.edges.push((y, x));
                 }
             }
         }
     }
-    g.edges.sort();
+    g.edges.sort_unstable();
     g.edges.dedup();
 
     // Changes, ordered by the first action that makes them.
-    let position: BTreeMap<usize, usize> = g
-        .topological_order()
-        .into_iter()
-        .enumerate()
-        .map(|(pos, id)| (id, pos))
-        .collect();
+    let mut position = vec![0usize; g.actions.len()];
+    for (pos, id) in g.topological_order().into_iter().enumerate() {
+        position[id] = pos;
+    }
+    let id_on = |ids: &[(&str, usize)], n: &str| -> usize {
+        ids.iter()
+            .find(|(m, _)| *m == n)
+            .map(|&(_, id)| id)
+            .expect("every planned stop/start has an action")
+    };
     let mut changes: Vec<(usize, Change)> = Vec::new();
-    for (n, &f) in &fence_id {
-        changes.push((position[&f], Change::Fence { node: n.clone() }));
+    for (&n, &f) in &fence_id {
+        changes.push((
+            position[f],
+            Change::Fence {
+                node: n.to_string(),
+            },
+        ));
     }
     for (i, it) in items.iter().enumerate() {
-        let r = it.resource.clone();
-        let mut stop_left: Vec<String> = stops[i]
+        if stops[i].is_empty() && starts[i].is_empty() {
+            continue;
+        }
+        let r = it.resource;
+        let mut stop_left: Vec<&str> = stops[i]
             .iter()
             .filter(|n| !starts[i].contains(*n))
-            .cloned()
+            .copied()
             .collect();
-        let start_left: Vec<String> = starts[i]
+        let start_left: Vec<&str> = starts[i]
             .iter()
             .filter(|n| !stops[i].contains(*n))
-            .cloned()
+            .copied()
             .collect();
         // Changes are listed by the position of their start (a stop alone
         // by its stop), so the list reads in start order.
-        for n in stops[i].intersection(&starts[i]) {
-            let pos = position[&start_id[&(i, n.clone())]];
-            let change = if it.failed.contains(n) {
+        for &n in stops[i].intersection(&starts[i]) {
+            let pos = position[id_on(&start_ids[i], n)];
+            let change = if it.failed.contains(&n) {
                 Change::Recover {
-                    resource: r.clone(),
-                    from: n.clone(),
-                    to: n.clone(),
+                    resource: r.to_string(),
+                    from: n.to_string(),
+                    to: n.to_string(),
                 }
             } else {
                 let because = restart_reason
-                    .get(&(i, n.clone()))
-                    .cloned()
+                    .get(&(i, n))
+                    .map(|s| s.to_string())
                     .unwrap_or_default();
                 Change::Restart {
-                    resource: r.clone(),
-                    node: n.clone(),
+                    resource: r.to_string(),
+                    node: n.to_string(),
                     because,
                 }
             };
             changes.push((pos, change));
         }
         for to in start_left {
-            let pos = position[&start_id[&(i, to.clone())]];
+            let pos = position[id_on(&start_ids[i], to)];
             // Pair a start with a stop of the same primitive: a move.
             if !it.clone && !stop_left.is_empty() {
                 let from = stop_left.remove(0);
                 let change = if it.failed.contains(&from) {
                     Change::Recover {
-                        resource: r.clone(),
-                        from,
-                        to,
+                        resource: r.to_string(),
+                        from: from.to_string(),
+                        to: to.to_string(),
                     }
                 } else {
                     Change::Move {
-                        resource: r.clone(),
-                        from,
-                        to,
+                        resource: r.to_string(),
+                        from: from.to_string(),
+                        to: to.to_string(),
                     }
                 };
                 changes.push((pos, change));
@@ -463,18 +469,18 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
                 changes.push((
                     pos,
                     Change::Start {
-                        resource: r.clone(),
-                        node: to,
+                        resource: r.to_string(),
+                        node: to.to_string(),
                     },
                 ));
             }
         }
         for n in stop_left {
             changes.push((
-                position[&stop_id[&(i, n.clone())]],
+                position[id_on(&stop_ids[i], n)],
                 Change::Stop {
-                    resource: r.clone(),
-                    node: n,
+                    resource: r.to_string(),
+                    node: n.to_string(),
                 },
             ));
         }
@@ -486,12 +492,12 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
 
 /// The primitives an order constraint names: a group's members, a clone's
 /// primitive(s), or the primitive itself.
-fn members(idx: &Index, id: &str) -> Vec<String> {
+fn members<'a>(idx: &Index<'a>, id: &'a str) -> Vec<&'a str> {
     if let Some(c) = idx.clone.get(id) {
         return members(idx, &c.resource);
     }
     if let Some(g) = idx.group.get(id) {
-        return g.resources.clone();
+        return g.resources.iter().map(String::as_str).collect();
     }
-    vec![id.to_string()]
+    vec![id]
 }
