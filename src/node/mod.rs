@@ -29,6 +29,16 @@
 //! 4. Members run what the DC asks, monitor what runs, and report.
 //!
 //! Messages other than heartbeats are level-triggered (see [`msg`]).
+//!
+//! Graceful leave (SIGTERM, `handle_shutdown`): the node steps down as DC,
+//! stops its resources, and only once nothing runs (and no action is in
+//! flight) sends `Leave` to every peer, then no more heartbeats. A peer
+//! that opens an authenticated leave drops the sender from membership at
+//! once ([`ring`]), counts it clean (no fencing), and ticks immediately, so
+//! the DC re-places its resources within milliseconds (a new DC, when the
+//! leaver was the DC, takes over without the usual wait). The leaver is no
+//! member again until heard with a heartbeat sealed after its leave or a
+//! new incarnation. A lost leave leaves only the timeout path.
 
 pub mod msg;
 pub mod place;
