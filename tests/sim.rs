@@ -2,7 +2,8 @@
 //! scenarios. Each failure prints `HA_SIM_SEED=<seed>` and how to replay.
 //!
 //! - `cargo test --test sim`: the fixed seeds and every scenario.
-//! - `HA_SIM_SEEDS=N cargo test --release --test sim random_seeds -- --nocapture`: N random seeds.
+//! - `HA_SIM_SEEDS=N cargo test --profile sim --test sim random_seeds -- --nocapture`: N random seeds
+//!   on every core (`HA_SIM_THREADS=N` to choose).
 //! - `HA_SIM_SEED=S cargo test --test sim random_seeds -- --nocapture`: replay seed S.
 
 use ha::sim::{Sim, check, random};
