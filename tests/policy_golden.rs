@@ -30,7 +30,9 @@ fn args_from(file: &Path, json: bool, scores: bool) -> SimulateArgs {
     let text = fs::read_to_string(file).unwrap_or_default();
     let words: Vec<&str> = text.split_whitespace().collect();
     for pair in words.chunks(2) {
-        let [flag, value] = pair else { panic!("{}: flags come in pairs: {pair:?}", file.display()) };
+        let [flag, value] = pair else {
+            panic!("{}: flags come in pairs: {pair:?}", file.display())
+        };
         let v = value.to_string();
         match *flag {
             "--node-up" => a.node_up.push(v),
@@ -47,9 +49,18 @@ fn args_from(file: &Path, json: bool, scores: bool) -> SimulateArgs {
 fn golden_cases_match() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy");
     let regenerate = std::env::var_os("HA_POLICY_REGENERATE").is_some();
-    let mut dirs: Vec<_> = fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<_> = fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
-    assert!(dirs.len() >= 6, "expected the golden cases under {}", root.display());
+    assert!(
+        dirs.len() >= 6,
+        "expected the golden cases under {}",
+        root.display()
+    );
     let mut failures = Vec::new();
     for dir in &dirs {
         let text = fs::read_to_string(dir.join("ha.toml")).unwrap();
@@ -75,32 +86,60 @@ fn golden_cases_match() {
         }
         let expected = fs::read_to_string(&expected_path).unwrap_or_default();
         if expected != out {
-            failures.push(format!("{}:\n--- expected\n{expected}\n--- got\n{out}", dir.display()));
+            failures.push(format!(
+                "{}:\n--- expected\n{expected}\n--- got\n{out}",
+                dir.display()
+            ));
         }
     }
-    assert!(failures.is_empty(), "golden mismatches (regenerate with HA_POLICY_REGENERATE=1 after review):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches (regenerate with HA_POLICY_REGENERATE=1 after review):\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn bad_what_if_flags_name_the_problem() {
     // Exit 2 with a message naming the unknown node or resource and a hint.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policy/spec-example");
-    let config = config::parse(&fs::read_to_string(root.join("ha.toml")).unwrap(), "ha.toml").unwrap().config;
+    let config = config::parse(
+        &fs::read_to_string(root.join("ha.toml")).unwrap(),
+        "ha.toml",
+    )
+    .unwrap()
+    .config;
     let mut a = args_from(Path::new("/nonexistent"), false, false);
     a.fail.push("webip:nodeX".into());
     let o = simulate(&a, &config, None, 0);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("unknown node \"nodeX\" in --fail") && o.stderr.contains("\"node1\""), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("unknown node \"nodeX\" in --fail") && o.stderr.contains("\"node1\""),
+        "{}",
+        o.stderr
+    );
     let mut a = args_from(Path::new("/nonexistent"), false, false);
     a.fail.push("nope:node1".into());
     let o = simulate(&a, &config, None, 0);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("unknown resource \"nope\""), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("unknown resource \"nope\""),
+        "{}",
+        o.stderr
+    );
     let mut a = args_from(Path::new("/nonexistent"), false, false);
     a.standby.push("node9".into());
     let o = simulate(&a, &config, None, 0);
-    assert!(o.code == 2 && o.stderr.contains("--standby"), "{}", o.stderr);
+    assert!(
+        o.code == 2 && o.stderr.contains("--standby"),
+        "{}",
+        o.stderr
+    );
     let a = args_from(Path::new("/nonexistent"), true, false);
     let o = simulate(&a, &config, Some("{not json"), 0);
-    assert!(o.code == 2 && o.stderr.contains("not a status document"), "{}", o.stderr);
+    assert!(
+        o.code == 2 && o.stderr.contains("not a status document"),
+        "{}",
+        o.stderr
+    );
 }

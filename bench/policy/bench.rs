@@ -68,7 +68,10 @@ fn main() {
         let t = Instant::now();
         let p2 = policy::place(&config, &state);
         explain.push(t.elapsed().as_secs_f64() * 1000.0);
-        assert_eq!(p.assigned, p2.assigned, "explanations must not change the placement");
+        assert_eq!(
+            p.assigned, p2.assigned,
+            "explanations must not change the placement"
+        );
         let t = Instant::now();
         let g = transition::plan(&config, &state, &p);
         plan.push(t.elapsed().as_secs_f64() * 1000.0);
