@@ -385,7 +385,25 @@ impl Config {
         if let Some(c) = clone {
             chain.push(&c.meta);
         }
-        let d = &self.defaults;
+        EffectiveMeta::resolve(&chain, &self.defaults)
+    }
+}
+
+/// Meta attributes after inheritance and defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EffectiveMeta {
+    pub stickiness: Score,
+    pub migration_threshold: Score,
+    pub failure_timeout: Duration,
+    pub target_role: TargetRole,
+    pub managed: bool,
+    pub priority: i64,
+}
+
+impl EffectiveMeta {
+    /// Resolves inheritance: the first block in `chain` (most specific
+    /// first: primitive, group, clone) that sets a key wins, else `defaults`.
+    pub fn resolve(chain: &[&Meta], d: &Defaults) -> EffectiveMeta {
         EffectiveMeta {
             stickiness: chain
                 .iter()
@@ -407,17 +425,6 @@ impl Config {
             priority: chain.iter().find_map(|m| m.priority).unwrap_or(0),
         }
     }
-}
-
-/// Meta attributes after inheritance and defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EffectiveMeta {
-    pub stickiness: Score,
-    pub migration_threshold: Score,
-    pub failure_timeout: Duration,
-    pub target_role: TargetRole,
-    pub managed: bool,
-    pub priority: i64,
 }
 
 /// One problem found in a config, with where it is and what to do.

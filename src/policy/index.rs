@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{self, Config, EffectiveMeta, Meta, TargetRole};
+use crate::config::{self, Config, EffectiveMeta, Meta};
 
 /// Maps from ids to config entries.
 pub(crate) struct Index<'a> {
@@ -80,27 +80,7 @@ impl<'a> Index<'a> {
         {
             chain.push(&c.meta);
         }
-        let d = &self.config.defaults;
-        EffectiveMeta {
-            stickiness: chain
-                .iter()
-                .find_map(|m| m.stickiness)
-                .unwrap_or(d.stickiness),
-            migration_threshold: chain
-                .iter()
-                .find_map(|m| m.migration_threshold)
-                .unwrap_or(d.migration_threshold),
-            failure_timeout: chain
-                .iter()
-                .find_map(|m| m.failure_timeout)
-                .unwrap_or(d.failure_timeout),
-            target_role: chain
-                .iter()
-                .find_map(|m| m.target_role)
-                .unwrap_or(TargetRole::Started),
-            managed: chain.iter().find_map(|m| m.managed).unwrap_or(true),
-            priority: chain.iter().find_map(|m| m.priority).unwrap_or(0),
-        }
+        EffectiveMeta::resolve(&chain, &self.config.defaults)
     }
 
     /// The meta block of a primitive, group or clone id.
