@@ -1,0 +1,428 @@
+//! The DC's side of `Node`: reigns, reports, unclean nodes and fencing,
+//! and the commands it sends members. Placement steps are in `plan`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::*;
+
+impl Node {
+    pub(super) fn begin_reign(&mut self, now: Instant, members: &BTreeSet<NodeId>) {
+        self.reign_counter += 1;
+        // Any node outside the membership may still run anything: it is
+        // unclean until fenced or waited out (pacemaker's startup fencing).
+        let unclean = self
+            .config
+            .nodes
+            .iter()
+            .filter(|n| !members.contains(&n.id) && !self.ring.has_left(n.id))
+            .map(|n| {
+                (
+                    n.id,
+                    Unclean {
+                        since: now,
+                        fence_at: now,
+                        fencing: false,
+                        force: false,
+                    },
+                )
+            })
+            .collect();
+        // Nodes that left cleanly and were not heard since run nothing.
+        let gone = self
+            .config
+            .nodes
+            .iter()
+            .filter(|n| !members.contains(&n.id) && self.ring.has_left(n.id))
+            .map(|n| n.id)
+            .collect();
+        self.reign = Some(Reign {
+            token: (self.incarnation << 24) | (self.reign_counter & 0xff_ffff),
+            members: members.clone(),
+            reports: BTreeMap::new(),
+            outstanding: BTreeMap::new(),
+            unclean,
+            gone,
+            left: BTreeSet::new(),
+            restart: BTreeSet::new(),
+            next_id: 1,
+            cib_sent: BTreeMap::new(),
+        });
+        let ids: Vec<NodeId> = self
+            .reign
+            .as_ref()
+            .map(|r| r.unclean.keys().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            self.schedule_fence(now, id);
+        }
+        self.event(
+            log::Level::Info,
+            format!("dc: taking over view={}", self.view),
+        );
+    }
+
+    pub(super) fn schedule_fence(&mut self, now: Instant, id: NodeId) {
+        let mut delay = self.fence_delay(id).unwrap_or(Duration::ZERO);
+        if self.ring.heard(now).contains(&id) {
+            // We hear it (it is booting or rejoining): give it time to
+            // become a member and report, rather than fence a node that is
+            // about to show us it is clean.
+            delay = delay + self.config.heartbeat.timeout.saturating_mul(2);
+        }
+        if let Some(u) = self.reign.as_mut().and_then(|r| r.unclean.get_mut(&id)) {
+            u.fence_at = now + delay;
+        }
+    }
+
+    pub(super) fn mark_unclean(&mut self, now: Instant, id: NodeId, force: bool) {
+        let Some(reign) = self.reign.as_mut() else {
+            return;
+        };
+        reign.gone.remove(&id);
+        reign.outstanding.retain(|_, p| p.node != id);
+        let entry = reign.unclean.entry(id).or_insert(Unclean {
+            since: now,
+            fence_at: now,
+            fencing: false,
+            force,
+        });
+        entry.force |= force;
+        self.schedule_fence(now, id);
+    }
+
+    pub(super) fn on_report(&mut self, now: Instant, from: NodeId, incarnation: u64, r: Report) {
+        let Some(reign) = self.reign.as_mut() else {
+            return;
+        };
+        if r.view != reign.token || !reign.members.contains(&from) {
+            return;
+        }
+        let info = reign.reports.entry(from).or_default();
+        if info.incarnation != incarnation {
+            *info = MemberInfo {
+                incarnation,
+                ..MemberInfo::default()
+            };
+        } else if r.seq <= info.seq {
+            return;
+        }
+        info.seq = r.seq;
+        info.probed = r.probed;
+        info.leaving = r.leaving;
+        info.hash = r.config_hash;
+        info.cib_key = r.cib_key;
+        info.states = r.states.iter().cloned().collect();
+        let name = self.node_name(from);
+        let mut changed = false;
+        let mut stop_failed = false;
+        for (id, outcome) in &r.results {
+            let reign = self.reign.as_mut().expect("checked above");
+            let Some(p) = reign.outstanding.remove(id) else {
+                continue;
+            };
+            if p.node != from {
+                reign.outstanding.insert(*id, p);
+                continue;
+            }
+            if *outcome != Outcome::Ok {
+                let op = if p.start { "start" } else { "stop" };
+                self.cib
+                    .record_failure(&p.resource, &name, op, outcome.rc(), now);
+                if p.start {
+                    // pacemaker's start-failure-is-fatal: ban the node at once.
+                    if let Some(f) = self
+                        .cib
+                        .failcounts
+                        .get_mut(&(p.resource.clone(), name.clone()))
+                    {
+                        f.count = f.count.max(crate::score::INFINITY as u32);
+                    }
+                } else {
+                    stop_failed = true;
+                }
+                changed = true;
+            }
+        }
+        let reign = self.reign.as_mut().expect("checked above");
+        let info = reign.reports.get_mut(&from).expect("inserted above");
+        let failures: Vec<_> = r
+            .failures
+            .iter()
+            .filter(|f| f.0 > info.failures_ack)
+            .cloned()
+            .collect();
+        info.failures_ack = info
+            .failures_ack
+            .max(r.failures.iter().map(|f| f.0).max().unwrap_or(0));
+        let requests: Vec<_> = r
+            .requests
+            .iter()
+            .filter(|q| q.0 > info.requests_ack)
+            .cloned()
+            .collect();
+        info.requests_ack = info
+            .requests_ack
+            .max(r.requests.iter().map(|q| q.0).max().unwrap_or(0));
+        let was_unclean = reign.unclean.get(&from).is_some_and(|u| !u.force);
+        if was_unclean {
+            // A fresh report from a member is the truth about it.
+            reign.unclean.remove(&from);
+        }
+        for (_, res, op, rc) in failures {
+            self.cib.record_failure(&res, &name, &op, rc, now);
+            changed = true;
+        }
+        for (_, text) in requests {
+            if let Ok(req) = serde_json::from_str::<Request>(&text) {
+                let _ = self.apply_request(now, req);
+            }
+        }
+        if stop_failed
+            || r.states
+                .iter()
+                .any(|(_, s)| *s == ResourceState::StopFailed)
+        {
+            if self.fencing_configured() {
+                let already = self
+                    .reign
+                    .as_ref()
+                    .is_some_and(|g| g.unclean.contains_key(&from));
+                if !already {
+                    self.event(
+                        log::Level::Error,
+                        format!("stop failed, fencing: target={name}"),
+                    );
+                    self.mark_unclean(now, from, true);
+                }
+            }
+        }
+        if changed {
+            self.bump();
+        }
+    }
+
+    pub(super) fn dc_tick(&mut self, now: Instant, members: &BTreeSet<NodeId>) {
+        let Some(mut reign) = self.reign.take() else {
+            return;
+        };
+        // Membership changes within the reign.
+        let lost: Vec<NodeId> = reign.members.difference(members).copied().collect();
+        for x in &reign.members.clone() {
+            if !members.contains(x) {
+                reign.reports.remove(x);
+                reign.outstanding.retain(|_, p| p.node != *x);
+            }
+        }
+        for x in members {
+            if !reign.members.contains(x) {
+                reign.gone.remove(x);
+                reign.left.remove(x);
+            }
+        }
+        reign.members = members.clone();
+        self.reign = Some(reign);
+        for x in lost {
+            let left = self
+                .reign
+                .as_ref()
+                .is_some_and(|r| r.left.contains(&x) || r.gone.contains(&x));
+            let name = self.node_name(x);
+            if left {
+                self.event(log::Level::Info, format!("peer left cleanly: peer={name}"));
+                self.resolve_unclean(x);
+            } else {
+                self.event(log::Level::Warn, format!("peer lost, unclean: peer={name}"));
+                self.mark_unclean(now, x, false);
+            }
+        }
+        // Our own report, processed as any other.
+        let mut own = self.next_report();
+        own.view = self.reign.as_ref().map_or(0, |r| r.token);
+        self.dc_token = own.view;
+        self.last_command_at = Some(now);
+        self.dc_ident = Some((self.local, self.incarnation));
+        self.dc_hash = Some(self.config.hash);
+        let own_seq = own.seq;
+        if let Some(info) = self
+            .reign
+            .as_mut()
+            .and_then(|r| r.reports.get_mut(&self.local))
+        {
+            if info.seq >= own_seq {
+                info.seq = own_seq.saturating_sub(1);
+            }
+        }
+        self.on_report(now, self.local, self.incarnation, own);
+        self.fence_unclean(now);
+        // Failures and runtime constraints that lapsed.
+        let config = &self.config;
+        if self
+            .cib
+            .expire(now, |r| config.effective_meta(r).failure_timeout)
+        {
+            self.bump();
+        }
+        // Where things run, from the reports.
+        let member_states: Vec<(String, BTreeMap<String, ResourceState>)> = self
+            .reign
+            .as_ref()
+            .map(|r| {
+                r.reports
+                    .iter()
+                    .map(|(n, i)| (self.node_name(*n), i.states.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut changed = false;
+        for (n, s) in member_states {
+            changed |= self.cib.set_active(&n, s);
+        }
+        if changed {
+            self.bump();
+        }
+        let ready = self.reign.as_ref().is_some_and(|r| {
+            members
+                .iter()
+                .all(|m| r.reports.get(m).is_some_and(|i| i.probed))
+        });
+        if ready {
+            self.plan(now);
+        }
+        self.send_commands(now);
+    }
+
+    pub(super) fn fence_unclean(&mut self, now: Instant) {
+        let Some(reign) = self.reign.as_ref() else {
+            return;
+        };
+        let todo: Vec<(NodeId, Unclean)> =
+            reign.unclean.iter().map(|(n, u)| (*n, u.clone())).collect();
+        let members = reign.members.clone();
+        for (x, u) in todo {
+            if members.contains(&x) && !u.force {
+                continue;
+            }
+            if !self.fencing_configured() || self.unsafe_skip_fencing_wait {
+                self.resolve_unclean(x);
+                continue;
+            }
+            // The watchdog wait assumes the lost node cannot be quorate on
+            // its own; with two_node (and last_man_standing) it can, so
+            // only a device that confirms the fence may recover there.
+            let lone_quorum_possible =
+                self.config.quorum.two_node || self.config.quorum.last_man_standing;
+            if let Some(w) = self
+                .config
+                .watchdog
+                .as_ref()
+                .filter(|_| !lone_quorum_possible)
+            {
+                if !members.contains(&x) && now >= u.since + w.timeout.saturating_mul(2) {
+                    let name = self.node_name(x);
+                    self.event(
+                        log::Level::Warn,
+                        format!("watchdog wait over, node presumed reset: target={name}"),
+                    );
+                    self.resolve_unclean(x);
+                    continue;
+                }
+            }
+            if self.fence_delay(x).is_some() && !u.fencing && now >= u.fence_at {
+                if let Some(e) = self.reign.as_mut().and_then(|r| r.unclean.get_mut(&x)) {
+                    e.fencing = true;
+                }
+                let name = self.node_name(x);
+                self.event(log::Level::Warn, format!("fencing: target={name}"));
+                self.start_job(Job::Fence(x), None, None);
+            }
+        }
+    }
+
+    pub(super) fn issue(&mut self, target: NodeId, resource: &str, start: bool) {
+        let timeout = self.op_timeout(resource, if start { "start" } else { "stop" });
+        let acting_dc = self.ring.acting_dc(self.now);
+        let quorate = self.qs.quorate;
+        let Some(reign) = self.reign.as_mut() else {
+            return;
+        };
+        let id = reign.next_id;
+        reign.next_id += 1;
+        reign.outstanding.insert(
+            id,
+            Pending {
+                node: target,
+                resource: resource.to_string(),
+                start,
+                timeout,
+            },
+        );
+        self.issued.push(Issued {
+            target,
+            resource: resource.to_string(),
+            start,
+            acting_dc,
+            quorate,
+        });
+        let name = self.node_name(target);
+        let op = if start { "start" } else { "stop" };
+        self.event(
+            log::Level::Info,
+            format!("dc: {op} resource={resource} on={name}"),
+        );
+    }
+
+    pub(super) fn send_commands(&mut self, now: Instant) {
+        let Some(reign) = self.reign.as_ref() else {
+            return;
+        };
+        let key = self.cib.key();
+        let mut out = Vec::new();
+        let mut cib_to = Vec::new();
+        for m in &reign.members {
+            let info = reign.reports.get(m);
+            let actions = reign
+                .outstanding
+                .iter()
+                .filter(|(_, p)| p.node == *m)
+                .map(|(id, p)| RemoteAction {
+                    id: *id,
+                    start: p.start,
+                    resource: p.resource.clone(),
+                    timeout_ms: p.timeout.as_millis(),
+                })
+                .collect();
+            out.push((
+                *m,
+                Command {
+                    view: reign.token,
+                    config_hash: self.config.hash,
+                    cib_key: key,
+                    report_ack: info.map_or(0, |i| i.seq),
+                    failures_ack: info.map_or(0, |i| i.failures_ack),
+                    requests_ack: info.map_or(0, |i| i.requests_ack),
+                    actions,
+                },
+            ));
+            let lagging = info.is_some_and(|i| i.cib_key < key);
+            let recently = reign
+                .cib_sent
+                .get(m)
+                .is_some_and(|t| now.saturating_since(*t) < Duration::from_millis(500));
+            if *m != self.local && lagging && !recently {
+                cib_to.push(*m);
+            }
+        }
+        for (m, c) in out {
+            self.send_msg(now, m, &Msg::Command(c));
+        }
+        if !cib_to.is_empty() {
+            let bytes = self.cib.encode(now);
+            for m in cib_to {
+                if let Some(r) = self.reign.as_mut() {
+                    r.cib_sent.insert(m, now);
+                }
+                self.send_msg(now, m, &Msg::Cib(bytes.clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Operator requests (`ha node ...`, `ha resource ...`, `ha status`) and
+//! configuration reloads, as seen by the core.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::*;
+
+impl Node {
+    /// Applies an operator request on the DC.
+    pub(super) fn apply_request(
+        &mut self,
+        now: Instant,
+        request: Request,
+    ) -> Result<String, String> {
+        let msg = match request {
+            Request::NodeRole { node, role } => {
+                let role = match role {
+                    NodeRole::Standby => Role::Standby,
+                    NodeRole::Maintenance => Role::Maintenance,
+                    NodeRole::Online | NodeRole::Ready => Role::Online,
+                };
+                self.cib.set_role(&node, role);
+                format!("node {node} is now {role:?}").to_lowercase()
+            }
+            Request::Move {
+                resource,
+                node,
+                lifetime_ms,
+            } => {
+                let expires = lifetime_ms.map(|ms| now + Duration::from_millis(ms));
+                self.cib.add_constraint(RuntimeConstraint {
+                    resource: resource.clone(),
+                    node: node.clone(),
+                    kind: ConstraintKind::Move,
+                    expires,
+                });
+                format!("moving {resource} to {node}")
+            }
+            Request::Ban { resource, node } => {
+                self.cib.add_constraint(RuntimeConstraint {
+                    resource: resource.clone(),
+                    node: node.clone(),
+                    kind: ConstraintKind::Ban,
+                    expires: None,
+                });
+                format!("banned {resource} from {node}")
+            }
+            Request::Clear { resource } => {
+                self.cib.clear(&resource);
+                format!("cleared constraints of {resource}")
+            }
+            Request::Cleanup { resource, node } => {
+                self.cib.cleanup(&resource, node.as_deref());
+                format!("cleaned up {resource}")
+            }
+            Request::TargetRole { resource, started } => {
+                self.cib.target_roles.insert(resource.clone(), started);
+                format!(
+                    "{resource} target role {}",
+                    if started { "started" } else { "stopped" }
+                )
+            }
+            Request::Restart { resource } => {
+                if let Some(r) = self.reign.as_mut() {
+                    r.restart.insert(resource.clone());
+                }
+                format!("restarting {resource}")
+            }
+            Request::Fence { node } => {
+                let Some(id) = self.node_id(&node) else {
+                    return Err(format!("no such node: {node}"));
+                };
+                if !self.fencing_configured() {
+                    return Err("no fence device or watchdog is configured".to_string());
+                }
+                self.mark_unclean(now, id, true);
+                format!("fencing {node}")
+            }
+            Request::Status | Request::Scores { .. } | Request::Reload => {
+                return Err("not a state change".to_string());
+            }
+        };
+        self.bump();
+        Ok(msg)
+    }
+
+    pub(super) fn validate_request(&self, request: &Request) -> Result<(), String> {
+        let node_ok = |n: &str| {
+            self.config.node(n).map(|_| ()).ok_or_else(|| {
+                let known: Vec<&str> = self.config.nodes.iter().map(|n| n.name.as_str()).collect();
+                format!("no such node: {n} (known nodes: {})", known.join(", "))
+            })
+        };
+        let rsc_ok = |r: &str| {
+            let known = self.config.resource(r).is_some()
+                || self.config.groups.iter().any(|g| g.id == r)
+                || self.config.clones.iter().any(|c| c.id == r);
+            if known {
+                Ok(())
+            } else {
+                Err(format!("no such resource: {r}"))
+            }
+        };
+        match request {
+            Request::NodeRole { node, .. } | Request::Fence { node } => node_ok(node),
+            Request::Move { resource, node, .. } | Request::Ban { resource, node } => {
+                rsc_ok(resource)?;
+                node_ok(node)
+            }
+            Request::Cleanup { resource, node } => {
+                rsc_ok(resource)?;
+                node.as_deref().map_or(Ok(()), node_ok)
+            }
+            Request::Clear { resource }
+            | Request::TargetRole { resource, .. }
+            | Request::Restart { resource } => rsc_ok(resource),
+            _ => Ok(()),
+        }
+    }
+
+    /// A control-socket request.
+    pub fn handle_request(&mut self, now: Instant, request: Request) -> Response {
+        self.now = now;
+        match request {
+            Request::Status => return Response::Status(Box::new(self.status(now))),
+            Request::Reload => {
+                return Response::Error {
+                    message: "reload is done by the daemon (ha reload / SIGHUP)".to_string(),
+                };
+            }
+            Request::Scores { resource } => {
+                let text = self.scores_text(resource.as_deref());
+                return Response::Scores { text };
+            }
+            _ => {}
+        }
+        if let Err(message) = self.validate_request(&request) {
+            return Response::Error { message };
+        }
+        let response = if self.reign.is_some() {
+            match self.apply_request(now, request) {
+                Ok(message) => Response::Ok { message },
+                Err(message) => Response::Error { message },
+            }
+        } else if !self.qs.quorate {
+            Response::Error {
+                message: "this node has no quorum; run the command on a quorate node".to_string(),
+            }
+        } else {
+            self.request_seq += 1;
+            let text = serde_json::to_string(&request).unwrap_or_default();
+            self.requests.push((self.request_seq, text));
+            let dc = self.node_name(self.ring.candidate(now));
+            Response::Ok {
+                message: format!("submitted to the dc ({dc})"),
+            }
+        };
+        self.flush_loopback(now);
+        response
+    }
+
+    pub(super) fn scores_text(&self, resource: Option<&str>) -> String {
+        let mut out = String::from(
+            "placement (built-in stand-in; allocation scores need the policy engine)\n",
+        );
+        let eligible: BTreeSet<String> = self
+            .last_members
+            .iter()
+            .map(|m| self.node_name(*m))
+            .filter(|n| self.cib.role(n) == Role::Online)
+            .collect();
+        let current: BTreeMap<String, BTreeSet<String>> = self
+            .config
+            .resources
+            .iter()
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    self.cib.active_on(&r.id).into_iter().collect(),
+                )
+            })
+            .collect();
+        for (r, nodes) in place::place(&self.config, &self.cib, &eligible, &current) {
+            if resource.is_none_or(|want| want == r) {
+                let list: Vec<&str> = nodes.iter().map(String::as_str).collect();
+                out.push_str(&format!(
+                    "{r}: {}\n",
+                    if list.is_empty() {
+                        "stopped".to_string()
+                    } else {
+                        list.join(", ")
+                    }
+                ));
+            }
+        }
+        out
+    }
+
+    /// The configuration changed (`ha reload`, SIGHUP); already validated.
+    pub fn handle_reload(&mut self, now: Instant, config: Config) {
+        self.now = now;
+        self.config = config;
+        self.probe_all();
+        self.event(
+            log::Level::Info,
+            format!("config reloaded: hash={}", &hex(&self.config.hash)[..16]),
+        );
+    }
+
+    /// One warning per member whose config hash (from its heartbeats)
+    /// differs from the DC's: the DC places nothing there, so every node's
+    /// `ha status` says so, not only the differing node's.
+    pub(super) fn hash_warnings(&self, now: Instant) -> Vec<String> {
+        let dc = if self.reign.is_some() {
+            Some(self.local)
+        } else {
+            self.dc_ident
+                .map(|(d, _)| d)
+                .filter(|d| *d == self.ring.candidate(now))
+        };
+        let Some(dc) = dc else {
+            return Vec::new();
+        };
+        let own = self.config.hash;
+        let dc_hash = if dc == self.local {
+            Some(own)
+        } else {
+            // What the DC's commands carry, else its heartbeats.
+            self.dc_hash.or_else(|| self.ring.config_hash(dc, now, own))
+        };
+        let Some(dc_hash) = dc_hash else {
+            return Vec::new();
+        };
+        let short = |h: &[u8; 32]| hex(&h[..4]);
+        self.ring
+            .members(now)
+            .into_iter()
+            .filter_map(|m| {
+                let h = self.ring.config_hash(m, now, own)?;
+                (h != dc_hash).then(|| {
+                    let name = self.node_name(m);
+                    format!(
+                        "config of {name} differs from the DC's (hash {} vs {}): {name} runs no \
+                         resources; copy the same ha.toml to every node",
+                        short(&h),
+                        short(&dc_hash)
+                    )
+                })
+            })
+            .collect()
+    }
+}
