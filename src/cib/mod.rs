@@ -3,7 +3,9 @@
 //! Decides nothing about placement; it records what the cluster has agreed
 //! on at run time, on top of the static config:
 //! - node roles (online / standby / maintenance, `ha node ...`),
-//! - runtime location constraints (`ha resource move/ban`, optional expiry),
+//! - runtime location constraints (`ha resource move/ban`, optional expiry;
+//!   a move without a lifetime lasts until the move has happened, when the
+//!   DC drops it with [`Cib::clear_move`], see `node::plan`),
 //! - runtime target roles (`ha resource start/stop`),
 //! - fail-counts with the last failure (op, rc, time),
 //! - where each resource is active, as last reported by each node.
@@ -55,6 +57,15 @@ pub struct RuntimeConstraint {
     pub kind: ConstraintKind,
     /// When the constraint lapses (local monotonic time); `None` = never.
     pub expires: Option<Instant>,
+}
+
+impl RuntimeConstraint {
+    /// A move without `--lifetime`: its only job is to get the resource
+    /// there, so the DC drops it once the move has happened. A move with a
+    /// lifetime stays until it expires; a ban stays until cleared.
+    pub fn until_moved(&self) -> bool {
+        self.kind == ConstraintKind::Move && self.expires.is_none()
+    }
 }
 
 /// Failures of one resource on one node (pacemaker's fail-count and
@@ -237,6 +248,16 @@ impl Cib {
     pub fn clear(&mut self, resource: &str) -> bool {
         let before = self.constraints.len();
         self.constraints.retain(|c| c.resource != resource);
+        before != self.constraints.len()
+    }
+
+    /// Drops the until-moved preference of `resource` for `node` (the move
+    /// has happened); a move with a lifetime and bans are kept. Returns
+    /// whether there was one.
+    pub fn clear_move(&mut self, resource: &str, node: &str) -> bool {
+        let before = self.constraints.len();
+        self.constraints
+            .retain(|c| !(c.until_moved() && c.resource == resource && c.node == node));
         before != self.constraints.len()
     }
 
@@ -572,5 +593,47 @@ mod tests {
         assert_eq!(cib.failcount("db", "n2"), 1);
         assert!(cib.cleanup("db", None));
         assert!(cib.failcounts.is_empty());
+    }
+
+    #[test]
+    fn clear_move_drops_only_the_until_moved_preference() {
+        // Goal: the automatic clear after a move removes the move without a
+        // lifetime of that resource to that node, and nothing else: a ban,
+        // a move with a lifetime, another resource's move stay.
+        let t0 = Instant::from_millis(1000);
+        let mv = |r: &str, n: &str, expires: Option<Instant>| RuntimeConstraint {
+            resource: r.into(),
+            node: n.into(),
+            kind: ConstraintKind::Move,
+            expires,
+        };
+        let mut cib = Cib::default();
+        cib.add_constraint(mv("web", "n2", None));
+        cib.add_constraint(mv("db", "n3", Some(t0 + Duration::from_secs(60))));
+        cib.add_constraint(RuntimeConstraint {
+            resource: "web".into(),
+            node: "n1".into(),
+            kind: ConstraintKind::Ban,
+            expires: None,
+        });
+        assert!(cib.constraints[0].until_moved());
+        assert!(!cib.constraints[1].until_moved());
+        assert!(!cib.constraints[2].until_moved());
+        assert!(!cib.clear_move("web", "n3"), "no move of web to n3");
+        assert!(!cib.clear_move("db", "n3"), "a move with a lifetime stays");
+        assert!(!cib.clear_move("web", "n1"), "a ban stays");
+        assert!(cib.clear_move("web", "n2"));
+        assert_eq!(cib.constraints.len(), 2);
+        assert!(cib.constraints.iter().all(|c| !c.until_moved()));
+        // Survives the persisted form unchanged (no lifetime = until moved).
+        let back = Cib::decode(&cib.encode(t0), t0).unwrap();
+        assert_eq!(back.constraints, cib.constraints);
+        cib.add_constraint(mv("web", "n3", None));
+        let back = Cib::decode(&cib.encode(t0), t0).unwrap();
+        assert!(
+            back.constraints
+                .iter()
+                .any(|c| c.until_moved() && c.node == "n3")
+        );
     }
 }

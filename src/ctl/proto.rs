@@ -103,6 +103,29 @@ pub struct Status {
     /// Packets dropped by this node, by reason (bad_tag, replay, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub drops: BTreeMap<String, u64>,
+    /// Runtime constraints from `ha resource move|ban` (crmsh's cli-prefer
+    /// and cli-ban), as this node's copy of the replicated state has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<ConstraintStatus>,
+}
+
+/// One runtime constraint in `ha status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConstraintStatus {
+    /// The resource, group or clone named on the command line.
+    pub resource: String,
+    pub node: String,
+    /// "move" (prefer the node, INFINITY) | "ban" (-INFINITY there).
+    pub kind: String,
+    /// A move with `--lifetime`: time left, e.g. "59500ms".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
+    /// A move without `--lifetime`: the DC drops it once the move has happened.
+    #[serde(default)]
+    pub until_moved: bool,
+    /// Why an until-moved preference is still there, e.g. "waiting: n2 is standby".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -115,6 +115,28 @@ pub fn status_text(status: &Status) -> String {
             ));
         }
     }
+    if !status.constraints.is_empty() {
+        let _ = writeln!(out, "\nRuntime constraints:");
+        for c in &status.constraints {
+            let what = if c.kind == "ban" {
+                "ban from"
+            } else {
+                "move to"
+            };
+            let mut notes = Vec::new();
+            if let Some(left) = &c.expires_in {
+                notes.push(format!("expires in {left}"));
+            } else if c.until_moved {
+                notes.push("until it runs there".to_string());
+            }
+            notes.extend(c.note.iter().cloned());
+            let _ = write!(out, "  {}: {what} {}", c.resource, c.node);
+            if !notes.is_empty() {
+                let _ = write!(out, " ({})", notes.join("; "));
+            }
+            let _ = writeln!(out);
+        }
+    }
     if !failures.is_empty() {
         let _ = writeln!(out, "\nFailed actions:\n{}", failures.join("\n"));
     }
@@ -228,6 +250,7 @@ mod tests {
             ],
             warnings: vec!["stonith_enabled = false: split brain is possible".into()],
             drops: BTreeMap::from([("bad_tag".to_string(), 3), ("replay".to_string(), 1)]),
+            constraints: Vec::new(),
         }
     }
 
@@ -262,6 +285,45 @@ Warnings:
 Dropped packets: bad_tag=3 replay=1
 ";
         assert_eq!(status_text(&sample()), expected);
+    }
+
+    #[test]
+    fn status_text_lists_runtime_constraints() {
+        // Goal: `ha resource move|ban` leftovers are visible, with why a
+        // move is still there and when a timed one ends.
+        let mut status = sample();
+        status.constraints = vec![
+            ConstraintStatus {
+                resource: "web".into(),
+                node: "node3".into(),
+                kind: "move".into(),
+                until_moved: true,
+                note: Some("waiting: node3 is standby".into()),
+                ..ConstraintStatus::default()
+            },
+            ConstraintStatus {
+                resource: "db".into(),
+                node: "node1".into(),
+                kind: "move".into(),
+                expires_in: Some("9min".into()),
+                ..ConstraintStatus::default()
+            },
+            ConstraintStatus {
+                resource: "db".into(),
+                node: "node2".into(),
+                kind: "ban".into(),
+                ..ConstraintStatus::default()
+            },
+        ];
+        let text = status_text(&status);
+        assert!(
+            text.contains(
+                "\nRuntime constraints:\n  web: move to node3 (until it runs there; waiting: \
+                 node3 is standby)\n  db: move to node1 (expires in 9min)\n  db: ban from node2\n"
+            ),
+            "{text}"
+        );
+        assert!(!status_text(&sample()).contains("Runtime constraints"));
     }
 
     #[test]

@@ -1,5 +1,18 @@
 //! The DC turns the solver's target placement into start/stop actions,
 //! one step at a time (groups in order, nothing while a node is unclean).
+//!
+//! It also ends `ha resource move` preferences given without `--lifetime`
+//! once the move has happened ([`Node::clear_finished_moves`]): the whole
+//! unit (group, or clone instance) reports Running on the target, nowhere
+//! else, nothing in flight for it, and the placement without the
+//! preference keeps it there. That last check is pcs's: if dropping the
+//! preference would send the resource straight back (a location score
+//! elsewhere, stickiness 0 and load spreading), the preference stays and
+//! `ha status` says why. A move that cannot happen (target offline,
+//! standby, banned, failed there) keeps its preference too; the user sees it
+//! and can `ha resource clear`. Inputs: the reign's reports and the cib.
+//! Output: the cib without the preference (bumped, so it is replicated and
+//! persisted like any change).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,6 +56,7 @@ impl Node {
                 }
             }
         }
+        self.clear_finished_moves(&reign, &eligible, &current);
         let target = place::place(&self.config, &self.cib, &eligible, &current);
         let busy: BTreeSet<String> = reign
             .outstanding
@@ -117,4 +131,103 @@ impl Node {
             }
         }
     }
+
+    /// Drops every move preference without a lifetime whose move has
+    /// happened (see the module docs); one event per preference dropped.
+    pub(super) fn clear_finished_moves(
+        &mut self,
+        reign: &Reign,
+        eligible: &BTreeSet<String>,
+        current: &BTreeMap<String, BTreeSet<String>>,
+    ) {
+        let pending: Vec<RuntimeConstraint> = self
+            .cib
+            .constraints
+            .iter()
+            .filter(|c| c.until_moved())
+            .cloned()
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let units = place::units(&self.config);
+        for c in pending {
+            let Some(unit) = unit_of(&self.config, &units, &c.resource) else {
+                continue;
+            };
+            let Some(target) = self.node_id(&c.node) else {
+                continue;
+            };
+            if !move_happened(reign, unit, target) {
+                continue;
+            }
+            let mut without = self.cib.clone();
+            without.clear_move(&c.resource, &c.node);
+            let placed = place::place(&self.config, &without, eligible, current);
+            let stays = unit
+                .members
+                .iter()
+                .all(|m| placed.get(m).is_some_and(|on| on.contains(&c.node)));
+            if !stays {
+                continue;
+            }
+            self.cib = without;
+            self.event(
+                log::Level::Info,
+                format!(
+                    "move done, preference cleared: resource={} on={}",
+                    c.resource, c.node
+                ),
+            );
+            self.bump();
+        }
+    }
+}
+
+/// The placement unit `resource` belongs to: a primitive, a group (by its id
+/// or a member's), a clone (by its id, its group's or a member's).
+pub(super) fn unit_of<'a>(
+    config: &Config,
+    units: &'a [place::Unit],
+    resource: &str,
+) -> Option<&'a place::Unit> {
+    units.iter().find(|u| {
+        u.id == resource
+            || u.members
+                .iter()
+                .any(|m| m == resource || config.group_of(m).is_some_and(|g| g.id == resource))
+    })
+}
+
+/// Whether every member of `unit` runs on `target` as the target reported
+/// it, with no start or stop in flight for any member, and (unless it is a
+/// clone, which runs elsewhere too) no other node reports any member in a
+/// state other than stopped.
+fn move_happened(reign: &Reign, unit: &place::Unit, target: NodeId) -> bool {
+    let Some(there) = reign.reports.get(&target) else {
+        return false;
+    };
+    if !unit
+        .members
+        .iter()
+        .all(|m| there.states.get(m) == Some(&ResourceState::Running))
+    {
+        return false;
+    }
+    if reign
+        .outstanding
+        .values()
+        .any(|p| unit.members.contains(&p.resource))
+    {
+        return false;
+    }
+    unit.clone_max.is_some()
+        || reign.reports.iter().all(|(n, info)| {
+            *n == target
+                || unit.members.iter().all(|m| {
+                    info.states
+                        .get(m)
+                        .is_none_or(|s| *s == ResourceState::Stopped)
+                })
+        })
 }

@@ -1,9 +1,17 @@
 //! Operator requests (`ha node ...`, `ha resource ...`, `ha status`) and
 //! configuration reloads, as seen by the core.
+//!
+//! `ha resource move RSC NODE` without `--lifetime` records a preference
+//! that lasts until the move has happened (the DC then drops it, see
+//! `plan`); with `--lifetime` it lasts until it expires. A move without
+//! `--lifetime` to the node where the resource already runs (and no other
+//! move of it pending) is refused, as crm_resource refuses it ("already
+//! active"): it would change nothing and be dropped at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
+use crate::ctl::proto::ConstraintStatus;
 
 impl Node {
     /// Applies an operator request on the DC.
@@ -103,7 +111,24 @@ impl Node {
         };
         match request {
             Request::NodeRole { node, .. } | Request::Fence { node } => node_ok(node),
-            Request::Move { resource, node, .. } | Request::Ban { resource, node } => {
+            Request::Move {
+                resource,
+                node,
+                lifetime_ms,
+            } => {
+                rsc_ok(resource)?;
+                node_ok(node)?;
+                if lifetime_ms.is_none() && self.already_moved(resource, node) {
+                    return Err(format!(
+                        "{resource} already runs on {node}: nothing to move\n  hint: a move \
+                         without --lifetime ends once the resource runs there; use --lifetime \
+                         DUR to pin it on {node} for a while, or `ha resource ban {resource} \
+                         OTHER_NODE` to keep it off another node"
+                    ));
+                }
+                Ok(())
+            }
+            Request::Ban { resource, node } => {
                 rsc_ok(resource)?;
                 node_ok(node)
             }
@@ -115,6 +140,107 @@ impl Node {
             | Request::TargetRole { resource, .. }
             | Request::Restart { resource } => rsc_ok(resource),
             _ => Ok(()),
+        }
+    }
+
+    /// Whether the unit of `resource` runs wholly on `node` and nowhere
+    /// else (a clone: an instance there), as the replicated state says, with
+    /// no move of it pending to another node: a move there changes nothing.
+    fn already_moved(&self, resource: &str, node: &str) -> bool {
+        let units = place::units(&self.config);
+        let Some(unit) = plan::unit_of(&self.config, &units, resource) else {
+            return false;
+        };
+        let running_there = unit.members.iter().all(|m| {
+            self.cib
+                .active
+                .get(node)
+                .and_then(|s| s.get(m))
+                .is_some_and(|s| *s == ResourceState::Running)
+        });
+        let elsewhere = unit.clone_max.is_none()
+            && unit
+                .members
+                .iter()
+                .any(|m| self.cib.active_on(m).iter().any(|n| n != node));
+        let other_move = self.cib.constraints.iter().any(|c| {
+            c.kind == ConstraintKind::Move
+                && c.node != node
+                && plan::unit_of(&self.config, &units, &c.resource).map(|u| &u.id) == Some(&unit.id)
+        });
+        running_there && !elsewhere && !other_move
+    }
+
+    /// The runtime constraints for `ha status`, with a note on each move
+    /// without a lifetime saying why it is still there.
+    pub(super) fn constraint_status(&self, now: Instant) -> Vec<ConstraintStatus> {
+        let members = self.ring.members(now);
+        let units = place::units(&self.config);
+        self.cib
+            .constraints
+            .iter()
+            .map(|c| ConstraintStatus {
+                resource: c.resource.clone(),
+                node: c.node.clone(),
+                kind: match c.kind {
+                    ConstraintKind::Move => "move",
+                    ConstraintKind::Ban => "ban",
+                }
+                .to_string(),
+                expires_in: c.expires.map(|t| t.saturating_since(now).to_string()),
+                until_moved: c.until_moved(),
+                note: c.until_moved().then(|| self.move_note(c, &units, &members)),
+            })
+            .collect()
+    }
+
+    /// Why the until-moved preference `c` is still in place.
+    fn move_note(
+        &self,
+        c: &RuntimeConstraint,
+        units: &[place::Unit],
+        members: &BTreeSet<NodeId>,
+    ) -> String {
+        let (r, n) = (&c.resource, &c.node);
+        let Some(id) = self.node_id(n) else {
+            return format!("waiting: {n} is not in the config");
+        };
+        if !members.contains(&id) {
+            return format!("waiting: {n} is offline");
+        }
+        match self.cib.role(n) {
+            Role::Standby => return format!("waiting: {n} is standby"),
+            Role::Maintenance => return format!("waiting: {n} is in maintenance"),
+            Role::Online => {}
+        }
+        let Some(unit) = plan::unit_of(&self.config, units, r) else {
+            return format!("waiting: {r} is not in the config");
+        };
+        let banned = self.cib.constraints.iter().any(|b| {
+            b.kind == ConstraintKind::Ban
+                && b.node == *n
+                && plan::unit_of(&self.config, units, &b.resource).map(|u| &u.id) == Some(&unit.id)
+        });
+        if banned {
+            return format!("waiting: {r} is banned from {n} (ha resource clear {r})");
+        }
+        if let Some(m) = unit.members.iter().find(|m| self.cib.failcount(m, n) > 0) {
+            return format!("waiting: {m} failed on {n} (ha resource cleanup {m})");
+        }
+        let there = unit.members.iter().all(|m| {
+            self.cib
+                .active
+                .get(n)
+                .and_then(|s| s.get(m))
+                .is_some_and(|s| *s == ResourceState::Running)
+        });
+        if there {
+            format!(
+                "kept: {r} runs on {n} but would move away without it (location score or \
+                 stickiness 0); set stickiness, or ha resource clear {r} to let it go"
+            )
+        } else {
+            format!("waiting for {r} to run on {n}")
         }
     }
 

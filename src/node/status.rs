@@ -156,6 +156,7 @@ impl Node {
             resources,
             warnings,
             drops: self.ring.drops(),
+            constraints: self.constraint_status(now),
         }
     }
 }
