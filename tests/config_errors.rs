@@ -512,7 +512,7 @@ const APPENDED: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "fence on an unknown node",
-        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\", \"n3\"]\n",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\", \"n3\"]\nparams = { host = \"10.0.0.9\" }\n",
         "4:18: [[fence]] targets[1] = \"n3\": no such node",
         "known nodes: \"n1\" and \"n2\"",
     ),
@@ -524,8 +524,8 @@ const APPENDED: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "duplicate fence names",
-        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\n[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n2\"]\n",
-        "6:1: [[fence]] name = \"f\": duplicate fence device name (first used on line 23)",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nparams = { host = \"10.0.0.9\" }\n[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n2\"]\nparams = { host = \"10.0.0.9\" }\n",
+        "7:1: [[fence]] name = \"f\": duplicate fence device name (first used on line 23)",
         "its own name",
     ),
     (
@@ -536,15 +536,87 @@ const APPENDED: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "fence level zero",
-        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nlevel = 0\n",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nlevel = 0\nparams = { host = \"10.0.0.9\" }\n",
         "5:1: [[fence]] level = 0: out of range 1..=9",
         "from 1 to 9",
     ),
     (
         "fence without targets",
-        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = []\n",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = []\nparams = { host = \"10.0.0.9\" }\n",
         "4:1: [[fence]] targets = []: no targets",
         "list the nodes",
+    ),
+    (
+        "ipmi device without host",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nparams = { username = \"admin\" }\n",
+        "5:1: missing required key \"host\" in [[fence]] params (driver = \"ipmi\")",
+        "host is the BMC's address",
+    ),
+    (
+        "ipmi device without params",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\n",
+        "1:1: missing required key \"host\" in [[fence]] params (driver = \"ipmi\")",
+        "host is the BMC's address",
+    ),
+    (
+        "ipmi port out of range",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nparams = { host = \"10.0.0.9\", port = 70000 }\n",
+        "5:31: [[fence]] params.port = 70000: out of range 1..=65535",
+        "1 to 65535",
+    ),
+    (
+        "ipmi param typo",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nparams = { host = \"10.0.0.9\", pasword_file = \"/etc/p\" }\n",
+        "5:31: unknown key \"pasword_file\" in [[fence]] params; did you mean \"password_file\"?",
+        "valid keys in [[fence]] params: host, port",
+    ),
+    (
+        "ipmi password in the config",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nparams = { host = \"10.0.0.9\", password = \"secret\" }\n",
+        "5:31: [[fence]] params.password: ha does not take passwords in the config",
+        "set password_file",
+    ),
+    (
+        "ipmi with fence_ipmilan's ip",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nparams = { ip = \"10.0.0.9\" }\n",
+        "5:12: unknown key \"ip\" in [[fence]] params; did you mean \"host\"?",
+        "fence_ipmilan's ip is host here",
+    ),
+    (
+        "ipmi password_file relative",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nparams = { host = \"10.0.0.9\", password_file = \"ipmi.pass\" }\n",
+        "5:31: [[fence]] params.password_file = \"ipmi.pass\": not an absolute path",
+        "start with /",
+    ),
+    (
+        "ipmi host that looks like an option",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nparams = { host = \"-oProxy\" }\n",
+        "5:12: [[fence]] params.host = \"-oProxy\": may not start with - or contain blanks",
+        "as is",
+    ),
+    (
+        "ipmi privlvl typo",
+        "[[fence]]\nname = \"f\"\ndriver = \"ipmi\"\ntargets = [\"n1\"]\nparams = { host = \"10.0.0.9\", privlvl = \"admin\" }\n",
+        "5:31: [[fence]] params.privlvl = \"admin\": expected one of \"callback\", \"user\", \"operator\" or \"administrator\"",
+        "administrator",
+    ),
+    (
+        "external agent sets the plug",
+        "[[fence]]\nname = \"f\"\ndriver = \"external\"\ntargets = [\"n1\"]\nparams = { agent = \"fence_x\", plug = \"3\" }\n",
+        "5:31: [[fence]] params.plug: set by ha, which sends action=, plug=, port= and nodename= itself",
+        "target's node name",
+    ),
+    (
+        "external agent with a list value",
+        "[[fence]]\nname = \"f\"\ndriver = \"external\"\ntargets = [\"n1\"]\nparams = { agent = \"fence_x\", ips = [\"a\"] }\n",
+        "5:31: [[fence]] params.ips = [\"a\"]: expected a string, number or boolean",
+        "one key=value per line",
+    ),
+    (
+        "external agent with a relative path",
+        "[[fence]]\nname = \"f\"\ndriver = \"external\"\ntargets = [\"n1\"]\nparams = { agent = \"bin/fence_x\" }\n",
+        "5:12: [[fence]] params.agent = \"bin/fence_x\": a relative path",
+        "absolute path",
     ),
     (
         "watchdog timeout in milliseconds",
@@ -638,6 +710,18 @@ const WARNINGS: &[(&str, &str, &str, &str)] = &[
         "[[location]]\nresource = \"ip\"\nnode = \"n1\"\nscore = \"inf\"\n[[location]]\nresource = \"ip\"\nnode = \"n1\"\nscore = \"-inf\"\n",
         "5:1: [[location]]: \"ip\" has score inf (line 22) and -inf on node \"n1\"; -inf wins",
         "remove one",
+    ),
+    (
+        "external device without an agent",
+        "[[fence]]\nname = \"f\"\ndriver = \"external\"\ntargets = [\"n1\"]\nparams = { ip = \"10.0.0.9\" }\n",
+        "5:1: [[fence]] driver = \"external\" without params.agent: this device cannot fence anything",
+        "agent is the fence-agents program",
+    ),
+    (
+        "sbd device",
+        "[[fence]]\nname = \"f\"\ndriver = \"sbd\"\ntargets = [\"n1\"]\nparams = { device = \"/dev/sdb\" }\n",
+        "3:1: [[fence]] driver = \"sbd\": no sbd driver in this build; fencing through this device always fails",
+        "at another level",
     ),
     (
         "unknown vip parameter",

@@ -20,6 +20,7 @@
 //! CLI and daemon call; the pure core receives a `Config` value.
 
 pub mod cli;
+pub mod fence_params;
 mod key;
 mod raw;
 mod read;

@@ -1468,6 +1468,9 @@ fn read_fence(r: &mut Report, s: &Section) -> RawFence {
             }
         }
     }
+    if let Some(d) = &driver {
+        super::fence_params::check(r, s, *d.get_ref(), d.span(), s.get("params").as_ref());
+    }
     RawFence {
         name,
         driver,

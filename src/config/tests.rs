@@ -428,7 +428,7 @@ fn rules_match_attributes() {
 #[test]
 fn node_without_a_fence_device_is_warned_about() {
     let text = format!(
-        "{MINIMAL}\n[[fence]]\nname = \"ipmi1\"\ndriver = \"ipmi\"\ntargets = [\"node1\"]\n"
+        "{MINIMAL}\n[[fence]]\nname = \"ipmi1\"\ndriver = \"ipmi\"\ntargets = [\"node1\"]\nparams = {{ host = \"10.0.0.11\" }}\n"
     );
     let loaded = load(&text);
     let messages: Vec<String> = loaded
