@@ -218,10 +218,17 @@ fn move_with_lifetime_stays_and_pulls_the_group_back() {
     assert_eq!(constraints_everywhere(&s), 1);
     let status = s.nodes[s.index(&via)].node.as_ref().unwrap().status(s.now);
     let c = &status.constraints[0];
-    assert!(
-        c.kind == "move" && !c.until_moved && c.expires_in.is_some(),
-        "{c:?}"
-    );
+    assert!(c.kind == "move" && !c.until_moved, "{c:?}");
+    // Whole seconds left of the hour, e.g. "3598s" (or "59min" when even).
+    let left = c.expires_in.as_deref().unwrap_or_default();
+    let secs: u64 = match left.strip_suffix("min") {
+        Some(m) => m.parse::<u64>().unwrap_or(0) * 60,
+        None => left
+            .strip_suffix('s')
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    };
+    assert!((3000..3600).contains(&secs), "{left}");
     assert_eq!(standby_and_back(&mut s, &via, &t), t);
     assert_eq!(constraints_everywhere(&s), 1);
 }

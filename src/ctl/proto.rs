@@ -117,7 +117,7 @@ pub struct ConstraintStatus {
     pub node: String,
     /// "move" (prefer the node, INFINITY) | "ban" (-INFINITY there).
     pub kind: String,
-    /// A move with `--lifetime`: time left, e.g. "59500ms".
+    /// A move with `--lifetime`: time left in whole seconds, e.g. "597s".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<String>,
     /// A move without `--lifetime`: the DC drops it once the move has happened.

@@ -187,7 +187,11 @@ impl Node {
                     ConstraintKind::Ban => "ban",
                 }
                 .to_string(),
-                expires_in: c.expires.map(|t| t.saturating_since(now).to_string()),
+                // Whole seconds, rounded up, read better than "596761ms".
+                expires_in: c.expires.map(|t| {
+                    let ms = t.saturating_since(now).as_millis();
+                    Duration::from_secs(ms.div_ceil(1000)).to_string()
+                }),
                 until_moved: c.until_moved(),
                 note: c.until_moved().then(|| self.move_note(c, &units, &members)),
             })
