@@ -311,13 +311,37 @@ impl Node {
             // only a device that confirms the fence may recover there.
             let lone_quorum_possible =
                 self.config.quorum.two_node || self.config.quorum.last_man_standing;
+            // A member forced unclean (its stop failed) with no device
+            // for it is fenced through its own watchdog, as SBD's
+            // watchdog-only fencing does: the DC sends it no more commands
+            // (`send_commands`), so its lease runs out and, with something
+            // still active (the failed stop), it stops feeding its
+            // watchdog and is reset within lease + 1.5 x watchdog, before
+            // the same 2 x watchdog wait as for a lost node ends. Without
+            // this the wait never began for a node that stayed a member,
+            // and the DC blocked every start forever.
+            let self_fencing = u.force && self.fence_delay(x).is_none();
+            if self_fencing && x == self.local && self.config.watchdog.is_some() {
+                // The DC itself: nobody commands it, so it stops feeding
+                // its watchdog directly; a new DC waits it out.
+                if !self.watchdog_off {
+                    self.watchdog_off = true;
+                    self.event(
+                        log::Level::Error,
+                        "watchdog: own stop failed and no fence device, stop feeding".to_string(),
+                    );
+                }
+                continue;
+            }
             if let Some(w) = self
                 .config
                 .watchdog
                 .as_ref()
                 .filter(|_| !lone_quorum_possible)
             {
-                if !members.contains(&x) && now >= u.since + w.timeout.saturating_mul(2) {
+                if (!members.contains(&x) || self_fencing)
+                    && now >= u.since + w.timeout.saturating_mul(2)
+                {
                     let name = self.node_name(x);
                     self.event(
                         log::Level::Warn,
@@ -379,6 +403,13 @@ impl Node {
         let mut out = Vec::new();
         let mut cib_to = Vec::new();
         for m in &reign.members {
+            if *m != self.local
+                && reign.unclean.get(m).is_some_and(|u| u.force)
+                && self.fence_delay(*m).is_none()
+            {
+                // Being fenced through its watchdog: see `fence_unclean`.
+                continue;
+            }
             let info = reign.reports.get(m);
             let actions = reign
                 .outstanding
