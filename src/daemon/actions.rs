@@ -8,7 +8,9 @@
 //!
 //! [`AgentRunner`] runs resource operations through the built-in agents
 //! (`agents::for_resource`), each on a blocking thread with the action's
-//! timeout. Fencing has no driver here yet and fails honestly.
+//! timeout. Fence actions go to [`crate::fence`]: the target's `[[fence]]`
+//! devices, level by level, within the action's timeout; the outcome is
+//! `Ok` only once a device confirmed the target off.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -78,7 +80,9 @@ impl ActionRunner for AgentRunner {
             ActionKind::Monitor { resource } | ActionKind::Probe { resource } => {
                 (resource, Operation::Monitor { depth: 0 })
             }
-            ActionKind::Fence { .. } => return NoAgents.run(action, done),
+            ActionKind::Fence { target } => {
+                return run_fence(&self.config, target.clone(), action, done);
+            }
         };
         let agent = match self.agent(resource) {
             Ok(agent) => agent,
@@ -105,6 +109,27 @@ impl ActionRunner for AgentRunner {
         self.config = config.clone();
         self.agents.clear();
     }
+}
+
+/// Fences `target` on a blocking thread. The fence code keeps to the
+/// deadline itself (killing what it started); the timer here is a safety
+/// net so the node hears back exactly once even if that ever failed.
+fn run_fence(config: &Config, target: String, action: Action, done: Sender<(ActionId, Outcome)>) {
+    let config = config.clone();
+    let timeout = action.timeout.to_std();
+    let id = action.id;
+    log::info!("action: fence {target} timeout={}", action.timeout);
+    smol::spawn(async move {
+        let deadline = std::time::Instant::now() + timeout;
+        let work = smol::unblock(move || crate::fence::fence(&config, &target, deadline));
+        let outcome = smol::future::or(work, async move {
+            smol::Timer::after(timeout + std::time::Duration::from_secs(2)).await;
+            Outcome::Timeout
+        })
+        .await;
+        let _ = done.send((id, outcome)).await;
+    })
+    .detach();
 }
 
 /// Used until the agents are wired in: every action fails at once with

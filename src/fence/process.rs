@@ -1,0 +1,218 @@
+//! Running a fence program (ipmitool, a fence agent) with a deadline.
+//!
+//! Input: a program, its arguments, optional bytes for its stdin, and the
+//! instant by which it must have finished. Output: its exit code and what
+//! it printed, or `Deadline` after the whole process group was killed.
+//! The child gets a process group of its own so that a fence agent's own
+//! children (a fence agent often runs ipmitool or ssh) die with it; nothing
+//! outlives a timed-out attempt.
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// What a program printed and how it ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+#[derive(Debug)]
+pub enum RunError {
+    /// The program could not be started.
+    Spawn(std::io::Error),
+    /// It was still running at the deadline and was killed.
+    Deadline,
+}
+
+/// Output kept per stream: enough for a status line or an error message.
+const OUTPUT_MAX: usize = 64 * 1024;
+
+/// Runs `program` with `args`, writes `stdin` (then closes it), and waits
+/// until it exits or `deadline` passes.
+pub fn run(
+    program: &Path,
+    args: &[&OsStr],
+    stdin: Option<&[u8]>,
+    deadline: Instant,
+) -> Result<Finished, RunError> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(RunError::Spawn)?;
+    let group = child.id() as i32;
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A few hundred bytes fit the pipe buffer, so this cannot block; a
+        // program that exits without reading gives EPIPE, which is its
+        // business (its exit code says what happened).
+        let _ = pipe.write_all(bytes);
+    }
+    let (tx, rx) = mpsc::channel::<(bool, Vec<u8>)>();
+    for (is_err, stream) in [
+        (
+            false,
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ),
+        (
+            true,
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ),
+    ] {
+        let Some(mut stream) = stream else { continue };
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if out.len() < OUTPUT_MAX {
+                    out.extend_from_slice(&buf[..n.min(OUTPUT_MAX - out.len())]);
+                }
+            }
+            let _ = tx.send((is_err, out));
+        });
+    }
+    drop(tx);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => {
+                kill_group(group);
+                let _ = child.wait();
+                return Err(RunError::Spawn(e));
+            }
+        }
+        if Instant::now() >= deadline {
+            kill_group(group);
+            let _ = child.wait();
+            return Err(RunError::Deadline);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // Anything the program left behind in its group goes too, so the
+    // output pipes close and nothing keeps running after a fence attempt.
+    kill_group(group);
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    // Readers end once every writer of the pipe is gone; a grandchild that
+    // left the group could hold it open, so wait at most a moment.
+    let limit = Instant::now() + Duration::from_millis(500);
+    for _ in 0..2 {
+        let left = limit.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((false, bytes)) => stdout = bytes,
+            Ok((true, bytes)) => stderr = bytes,
+            Err(_) => break,
+        }
+    }
+    Ok(Finished {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    })
+}
+
+fn kill_group(group: i32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(group) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
+/// Finds a program: an absolute path as is, a bare name in `PATH`, then in
+/// /usr/sbin and /sbin (where fence-agents and ipmitool are installed, and
+/// which a service's PATH may lack).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let is_file = |p: &Path| p.metadata().map(|m| m.is_file()).unwrap_or(false);
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return is_file(&p).then_some(p);
+    }
+    let path = std::env::var("PATH")
+        .unwrap_or_else(|_| String::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"));
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+        .map(|d| Path::new(d).join(name))
+        .find(|p| is_file(p))
+}
+
+/// The last non-empty line of `text`, shortened: the part of a program's
+/// output worth putting into a log line or `ha status`.
+pub fn last_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut short: String = line.chars().take(200).collect();
+    if short.len() < line.len() {
+        short.push_str("...");
+    }
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: exit codes, output and stdin pass through, and a program that
+    // overruns its deadline is killed together with its children.
+    #[test]
+    fn runs_programs_and_kills_overruns() {
+        let sh = find_program("sh").expect("sh");
+        let far = Instant::now() + Duration::from_secs(10);
+        let out = run(
+            &sh,
+            &[
+                OsStr::new("-c"),
+                OsStr::new("read a; echo got=$a; echo oops >&2; exit 3"),
+            ],
+            Some(b"hello\n"),
+            far,
+        )
+        .unwrap();
+        assert_eq!(out.code, Some(3));
+        assert_eq!(out.stdout.trim(), "got=hello");
+        assert_eq!(last_line(&out.stderr), "oops");
+
+        let started = Instant::now();
+        let err = run(
+            &sh,
+            &[OsStr::new("-c"), OsStr::new("sleep 30 & sleep 30")],
+            None,
+            Instant::now() + Duration::from_millis(300),
+        )
+        .unwrap_err();
+        assert!(matches!(err, RunError::Deadline), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let missing = run(Path::new("/nonexistent/fence_x"), &[], None, far).unwrap_err();
+        assert!(matches!(missing, RunError::Spawn(_)));
+        assert!(find_program("no-such-program-here").is_none());
+    }
+}
