@@ -45,22 +45,21 @@ pub fn run(
 ) -> Result<Finished, RunError> {
     let mut child = Command::new(program)
         .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        // A pipe even when there is nothing to say: a minimal root may
+        // have no /dev/null, and an empty, closed stdin reads as EOF.
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .map_err(RunError::Spawn)?;
     let group = child.id() as i32;
-    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+    if let Some(mut pipe) = child.stdin.take() {
         // A few hundred bytes fit the pipe buffer, so this cannot block; a
         // program that exits without reading gives EPIPE, which is its
-        // business (its exit code says what happened).
-        let _ = pipe.write_all(bytes);
+        // business (its exit code says what happened). Dropping the pipe
+        // closes it.
+        let _ = pipe.write_all(stdin.unwrap_or_default());
     }
     let (tx, rx) = mpsc::channel::<(bool, Vec<u8>)>();
     for (is_err, stream) in [
