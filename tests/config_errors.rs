@@ -295,6 +295,24 @@ const APPENDED: &[(&str, &str, &str, &str)] = &[
         "use \"ignore\"",
     ),
     (
+        "monitor depth not a check level",
+        "[resource.x]\nagent = \"systemd:x\"\nops = [ { name = \"monitor\", interval = \"10s\", depth = 15 } ]\n",
+        "3:47: [resource.x] ops[0] depth = 15: a monitor depth is 0, 10 or 20",
+        "OCF_CHECK_LEVEL",
+    ),
+    (
+        "depth on a start op",
+        "[resource.x]\nagent = \"systemd:x\"\nops = [ { name = \"start\", depth = 10 } ]\n",
+        "3:27: [resource.x] ops[0] depth = 10: only monitor takes a depth, not start",
+        "probes and other operations run at depth 0",
+    ),
+    (
+        "monitor depth as a string",
+        "[resource.x]\nagent = \"systemd:x\"\nops = [ { name = \"monitor\", interval = \"10s\", depth = \"10\" } ]\n",
+        "3:47: [resource.x] ops[0] depth = \"10\": expected an integer, found a string",
+        "depth = 10",
+    ),
+    (
         "monitor without interval",
         "[resource.x]\nagent = \"systemd:x\"\nops = [ { name = \"monitor\" } ]\n",
         "3:9: missing required key \"interval\" in [resource.x] ops[0]",

@@ -215,6 +215,10 @@ pub struct Op {
     pub interval: Duration,
     pub timeout: Duration,
     pub on_fail: OnFail,
+    /// Monitor depth, pacemaker's OCF_CHECK_LEVEL: 0 (the cheap check), 10
+    /// or 20 (deeper checks, where the agent has them). Always 0 for other
+    /// operations; probes run at depth 0.
+    pub depth: u32,
 }
 
 /// What to do when an operation fails (pacemaker's on-fail).

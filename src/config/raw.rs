@@ -195,7 +195,7 @@ const META_KEYS: &[&str] = &[
     "managed",
     "priority",
 ];
-const OP_KEYS: &[&str] = &["name", "interval", "timeout", "on_fail"];
+const OP_KEYS: &[&str] = &["name", "interval", "timeout", "on_fail", "depth"];
 const LOCATION_KEYS: &[&str] = &["resource", "node", "rule", "score"];
 const RULE_KEYS: &[&str] = &["attribute", "op", "value"];
 const COLOCATION_KEYS: &[&str] = &["resource", "with", "score"];
@@ -1248,11 +1248,41 @@ fn read_ops(r: &mut Report, f: &Field, defaults: &Defaults, stonith_enabled: boo
                 )
             })
             .unwrap_or(default_on_fail);
+        // OCF_CHECK_LEVEL: the levels resource-agents define are 0, 10
+        // and 20; anything else is a typo that would silently run depth 0.
+        let depth = match s.get("depth") {
+            None => 0,
+            Some(d) if name != "monitor" => {
+                d.bad(
+                    r,
+                    format!("only monitor takes a depth, not {name}"),
+                    Some(String::from(
+                        "remove depth; probes and other operations run at depth 0",
+                    )),
+                );
+                0
+            }
+            Some(d) => match d.integer(r, i64::MIN, i64::MAX) {
+                Some(v @ (0 | 10 | 20)) => v as u32,
+                Some(_) => {
+                    d.bad(
+                        r,
+                        "a monitor depth is 0, 10 or 20",
+                        Some(String::from(
+                            "OCF_CHECK_LEVEL: 0 = cheap check, 10 = also the device, 20 = also a write test (filesystem)",
+                        )),
+                    );
+                    0
+                }
+                None => 0,
+            },
+        };
         let op = Op {
             name: name.to_string(),
             interval,
             timeout,
             on_fail,
+            depth,
         };
         if ops
             .iter()

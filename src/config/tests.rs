@@ -292,7 +292,8 @@ fn full_config_reads_every_section() {
             name: "monitor".into(),
             interval: Duration::from_secs(10),
             timeout: Duration::from_secs(20),
-            on_fail: OnFail::Restart
+            on_fail: OnFail::Restart,
+            depth: 0,
         }
     );
     assert_eq!(webip.ops[1].timeout, Duration::from_secs(40));

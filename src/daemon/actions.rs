@@ -77,9 +77,15 @@ impl ActionRunner for AgentRunner {
         let (resource, operation) = match &action.kind {
             ActionKind::Start { resource } => (resource, Operation::Start),
             ActionKind::Stop { resource } => (resource, Operation::Stop),
-            ActionKind::Monitor { resource } | ActionKind::Probe { resource } => {
-                (resource, Operation::Monitor { depth: 0 })
-            }
+            ActionKind::Monitor { resource } => (
+                resource,
+                Operation::Monitor {
+                    depth: monitor_depth(&self.config, resource),
+                },
+            ),
+            // A probe asks "is it running here at all?": the cheap check,
+            // as pacemaker's probes run without OCF_CHECK_LEVEL.
+            ActionKind::Probe { resource } => (resource, Operation::Monitor { depth: 0 }),
             ActionKind::Fence { target } => {
                 return run_fence(&self.config, target.clone(), action, done);
             }
@@ -109,6 +115,20 @@ impl ActionRunner for AgentRunner {
         self.config = config.clone();
         self.agents.clear();
     }
+}
+
+/// The configured depth (OCF_CHECK_LEVEL) of `resource`'s recurring
+/// monitor: the first monitor op with an interval, the same one whose
+/// interval the node schedules; 0 when none is configured.
+pub fn monitor_depth(config: &Config, resource: &str) -> u32 {
+    config
+        .resource(resource)
+        .and_then(|r| {
+            r.ops
+                .iter()
+                .find(|o| o.name == "monitor" && !o.interval.is_zero())
+        })
+        .map_or(0, |o| o.depth)
 }
 
 /// Fences `target` on a blocking thread. The fence code keeps to the
@@ -154,5 +174,81 @@ impl ActionRunner for NoAgents {
         // The receiver lives as long as the daemon loop; a failed send means
         // the daemon is exiting and nobody waits for the result.
         let _ = done.try_send((action.id, outcome));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Duration;
+
+    fn config(depth: u32) -> Config {
+        // /proc as the "file system": mounted everywhere, reported with
+        // source "proc", and no file can be created in it, so the depth-20
+        // check (write and read back a status file) fails where depth 0
+        // passes. Nothing is mounted or written by this test.
+        let text = format!(
+            r#"[cluster]
+name = "c"
+key_file = "/etc/ha.key"
+stonith_enabled = false
+
+[[node]]
+name = "n1"
+id = 1
+addrs = ["10.0.0.1"]
+
+[resource.procfs]
+agent = "filesystem"
+params = {{ device = "proc", directory = "/proc", fstype = "proc" }}
+ops = [ {{ name = "monitor", interval = "10s", depth = {depth} }} ]
+"#
+        );
+        crate::config::parse(&text, "ha.toml")
+            .unwrap_or_else(|d| panic!("{d:?}"))
+            .config
+    }
+
+    fn run(runner: &mut AgentRunner, kind: ActionKind) -> Outcome {
+        let (done, results) = smol::channel::unbounded();
+        runner.run(
+            Action {
+                id: ActionId(1),
+                kind,
+                timeout: Duration::from_secs(10),
+            },
+            done,
+        );
+        smol::block_on(results.recv()).unwrap().1
+    }
+
+    // Goal: the monitor op's configured depth (OCF_CHECK_LEVEL) reaches the
+    // agent, and probes stay at depth 0. Method: the real filesystem agent
+    // on /proc, where depth 0 (mounted) passes and depth 20 (write a status
+    // file) cannot.
+    #[test]
+    fn monitor_runs_at_the_configured_depth_and_probes_at_zero() {
+        let monitor = || ActionKind::Monitor {
+            resource: "procfs".into(),
+        };
+        let probe = || ActionKind::Probe {
+            resource: "procfs".into(),
+        };
+        let deep = config(20);
+        assert_eq!(monitor_depth(&deep, "procfs"), 20);
+        let mut runner = AgentRunner::new(&deep, "n1");
+        match run(&mut runner, monitor()) {
+            Outcome::Failed { reason, .. } => {
+                assert!(reason.contains(".ha_monitor_n1"), "{reason}")
+            }
+            other => panic!("a depth-20 monitor on /proc must fail, got {other:?}"),
+        }
+        assert_eq!(run(&mut runner, probe()), Outcome::Ok);
+
+        let shallow = config(0);
+        assert_eq!(monitor_depth(&shallow, "procfs"), 0);
+        let mut runner = AgentRunner::new(&shallow, "n1");
+        assert_eq!(run(&mut runner, monitor()), Outcome::Ok);
+        assert_eq!(monitor_depth(&shallow, "no-such-resource"), 0);
     }
 }
