@@ -120,14 +120,56 @@ pub fn place(
 
 /// The policy engine (`policy::place`) on the DC's view: eligible nodes are
 /// online, others standby/maintenance/offline per their role.
+///
+/// The DC asks on every tick, and its view rarely changes between ticks, so
+/// the last few answers are remembered per thread and reused when every
+/// input (config, the cluster state handed to the solver, the eligible
+/// nodes) is equal: a pure memo, the answer is the one the solver gives.
 pub fn place_with_policy(
     config: &Config,
     cib: &Cib,
     eligible: &BTreeSet<String>,
     current: &BTreeMap<String, BTreeSet<String>>,
 ) -> BTreeMap<String, BTreeSet<String>> {
+    let state = policy_state(config, cib, eligible, current);
+    if let Some(out) = memo::get(config, &state, eligible) {
+        return out;
+    }
+    let placement = crate::policy::place_nodes_only(config, &state);
+    let mut out = BTreeMap::new();
+    for unit in &units(config) {
+        for m in &unit.members {
+            let key = if unit.clone_max.is_some() {
+                &unit.id
+            } else {
+                m
+            };
+            let nodes: BTreeSet<String> = placement
+                .assigned
+                .get(key)
+                .map(|v| {
+                    v.iter()
+                        .filter(|n| eligible.contains(*n))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.insert(m.clone(), nodes);
+        }
+    }
+    memo::put(config, state, eligible, &out);
+    out
+}
+
+/// The solver's input built from the DC's view.
+fn policy_state(
+    config: &Config,
+    cib: &Cib,
+    eligible: &BTreeSet<String>,
+    current: &BTreeMap<String, BTreeSet<String>>,
+) -> crate::policy::ClusterState {
     use crate::cib::Role;
-    use crate::policy::{self, ClusterState, FailCount, NodeState, RuntimeConstraint};
+    use crate::policy::{ClusterState, FailCount, NodeState, RuntimeConstraint};
     let mut state = ClusterState {
         quorate: true,
         ..ClusterState::default()
@@ -146,8 +188,7 @@ pub fn place_with_policy(
         };
         state.nodes.insert(n.name.clone(), s);
     }
-    let all_units = units(config);
-    for unit in &all_units {
+    for unit in &units(config) {
         if unit.clone_max.is_some() {
             let mut nodes = BTreeSet::new();
             for m in &unit.members {
@@ -200,29 +241,82 @@ pub fn place_with_policy(
             },
         );
     }
-    let placement = policy::place(config, &state);
-    let mut out = BTreeMap::new();
-    for unit in &all_units {
-        for m in &unit.members {
-            let key = if unit.clone_max.is_some() {
-                &unit.id
-            } else {
-                m
-            };
-            let nodes: BTreeSet<String> = placement
-                .assigned
-                .get(key)
-                .map(|v| {
-                    v.iter()
-                        .filter(|n| eligible.contains(*n))
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.insert(m.clone(), nodes);
-        }
+    state
+}
+
+/// The per-thread memo of [`place_with_policy`]: the last few distinct
+/// inputs and their answers. A hit needs every input equal, so it can only
+/// return what the solver would; it saves the solver run, which was about
+/// a seventh of a simulated history's time.
+mod memo {
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::rc::Rc;
+
+    use crate::config::Config;
+    use crate::policy::ClusterState;
+
+    type Out = BTreeMap<String, BTreeSet<String>>;
+
+    struct Entry {
+        config: Rc<Config>,
+        state: ClusterState,
+        eligible: BTreeSet<String>,
+        out: Out,
     }
-    out
+
+    /// A few entries: the DC alternates between its view and the same view
+    /// without a move preference (`plan`), and partitions have several DCs.
+    const SIZE: usize = 4;
+
+    thread_local! {
+        /// Most recently used first.
+        static LAST: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn get(
+        config: &Config,
+        state: &ClusterState,
+        eligible: &BTreeSet<String>,
+    ) -> Option<Out> {
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            let i = last.iter().position(|e| {
+                e.state == *state && e.eligible == *eligible && *e.config == *config
+            })?;
+            let e = last.remove(i);
+            let out = e.out.clone();
+            last.insert(0, e);
+            Some(out)
+        })
+    }
+
+    pub(super) fn put(
+        config: &Config,
+        state: ClusterState,
+        eligible: &BTreeSet<String>,
+        out: &Out,
+    ) {
+        LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            // Reuse the config of an entry for the same config (the common
+            // case) instead of cloning it again.
+            let config = match last.iter().position(|e| *e.config == *config) {
+                Some(i) => Rc::clone(&last[i].config),
+                None => Rc::new(config.clone()),
+            };
+            last.insert(
+                0,
+                Entry {
+                    config,
+                    state,
+                    eligible: eligible.clone(),
+                    out: out.clone(),
+                },
+            );
+            last.truncate(SIZE);
+        })
+    }
 }
 
 /// The stand-in solver described in the module docs.
