@@ -17,6 +17,9 @@ struct Batch {
     failures: Vec<String>,
     simulated_ms: u64,
     steps: u64,
+    /// FNV-1a over every history's digest in seed order: equal for two
+    /// runs of the same seeds (a speed-up must not change it).
+    digest: u64,
 }
 
 /// Runs `seeds` on `HA_SIM_THREADS` threads (default: every core). Each
@@ -60,8 +63,12 @@ fn run_seeds(seeds: Vec<u64>) -> Batch {
         failures: Vec::new(),
         simulated_ms: 0,
         steps: 0,
+        digest: 0xcbf2_9ce4_8422_2325,
     };
     for (_, out) in outs {
+        for b in out.digest.to_le_bytes() {
+            batch.digest = (batch.digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
         batch.simulated_ms += out.simulated.as_millis();
         batch.steps += out.steps;
         if let Some(f) = out.failure {
@@ -75,7 +82,8 @@ fn run_seeds(seeds: Vec<u64>) -> Batch {
 #[test]
 fn random_seeds() {
     // Goal: every invariant holds on random histories. Method: fixed seeds
-    // by default; HA_SIM_SEEDS=N adds N seeds from the clock; HA_SIM_SEED=S
+    // by default; HA_SIM_SEEDS=N adds N seeds from the clock (or from
+    // HA_SIM_SEED_BASE=B, to run the same seeds again); HA_SIM_SEED=S
     // replays one.
     if let Ok(s) = std::env::var("HA_SIM_SEED") {
         let seed: u64 = s.parse().expect("HA_SIM_SEED must be an integer");
@@ -92,10 +100,13 @@ fn random_seeds() {
     let (seeds, label): (Vec<u64>, String) = match std::env::var("HA_SIM_SEEDS") {
         Ok(n) => {
             let n: u64 = n.parse().expect("HA_SIM_SEEDS must be an integer");
-            let base = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64;
+            let base = match std::env::var("HA_SIM_SEED_BASE") {
+                Ok(b) => b.parse().expect("HA_SIM_SEED_BASE must be an integer"),
+                Err(_) => std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64,
+            };
             (
                 (0..n)
                     .map(|i| base.wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
@@ -109,13 +120,14 @@ fn random_seeds() {
     let b = run_seeds(seeds);
     let took = started.elapsed();
     println!(
-        "{label} seeds: {} histories, {:.1}s simulated each on average ({} steps each), in {:.1}s wall ({:.0} histories/s), {} failed",
+        "{label} seeds: {} histories, {:.1}s simulated each on average ({} steps each), in {:.1}s wall ({:.0} histories/s), {} failed, batch digest {:016x}",
         b.n,
         b.simulated_ms as f64 / 1000.0 / b.n.max(1) as f64,
         b.steps / b.n.max(1) as u64,
         took.as_secs_f64(),
         b.n as f64 / took.as_secs_f64(),
-        b.failures.len()
+        b.failures.len(),
+        b.digest
     );
     if let Some(first) = b.failures.first() {
         panic!(
