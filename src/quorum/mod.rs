@@ -20,6 +20,13 @@
 //!   members' votes (never below 2 without `auto_tie_breaker`). A node that
 //!   rejoins brings the configured `expected_votes` back, as in corosync,
 //!   where the rejoining node advertises its configured value.
+//! - Advertised expected votes: each node may pass the `expected_votes`
+//!   its peers advertise ([`Votequorum::advertise`]); the partition then
+//!   counts the highest value among its current members, as votequorum
+//!   does (each node's nodeinfo message carries its expected_votes). So a
+//!   node that lowered expected_votes by `last_man_standing` while a peer
+//!   did not (its window restarted on a blip only it saw) is not quorate
+//!   alone with that peer on the lowered value.
 //! - `auto_tie_breaker`: on an exact 50% split of an even `expected_votes`,
 //!   the half that holds the lowest node id (among the nodes that
 //!   `expected_votes` counts) stays quorate. At most one half can hold it.
@@ -69,6 +76,8 @@ pub struct Votequorum {
     members: BTreeSet<NodeId>,
     /// When the `last_man_standing` window of the current member set ends.
     window_deadline: Option<Instant>,
+    /// The expected_votes each peer last advertised (see [`Votequorum::advertise`]).
+    advertised: BTreeMap<NodeId, u32>,
     state: QuorumState,
 }
 
@@ -84,6 +93,7 @@ impl Votequorum {
             waiting_for_all: options.wait_for_all,
             members: BTreeSet::new(),
             window_deadline: None,
+            advertised: BTreeMap::new(),
             nodes,
             state: QuorumState::default(),
         };
@@ -129,6 +139,23 @@ impl Votequorum {
         }
         self.state = self.compute();
         self.state
+    }
+
+    /// Records the `expected_votes` that peer `node` advertises (its own
+    /// [`Votequorum::expected_votes`], carried in its heartbeat). While
+    /// `node` is a member, the partition counts the highest of its own and
+    /// its members' advertised values, as votequorum does; takes effect at
+    /// the next `update`. Unknown node ids are ignored.
+    pub fn advertise(&mut self, node: NodeId, expected_votes: u32) {
+        if self.nodes.contains_key(&node) {
+            self.advertised.insert(node, expected_votes);
+        }
+    }
+
+    /// This node's own expected_votes (configured, raised by members,
+    /// lowered by `last_man_standing`): the value to advertise to peers.
+    pub fn expected_votes(&self) -> u32 {
+        self.expected_votes
     }
 
     /// When the `last_man_standing` window ends, if it is running.
@@ -177,7 +204,12 @@ impl Votequorum {
     }
 
     fn compute(&self) -> QuorumState {
-        let expected_votes = self.expected_votes;
+        // votequorum: the highest expected_votes among the members counts.
+        let expected_votes = self
+            .members
+            .iter()
+            .filter_map(|n| self.advertised.get(n).copied())
+            .fold(self.expected_votes, u32::max);
         let votes = self.member_votes();
         let quorum = if self.options.two_node && expected_votes == 2 {
             1
@@ -392,6 +424,63 @@ mod tests {
         assert_eq!(q.handle_timeout(at(10)).expected_votes, 3);
         let s = q.update(at(11), &ids(&[1, 2, 3, 4]));
         assert_eq!((s.expected_votes, s.quorum, s.quorate), (5, 3, true));
+    }
+
+    /// Goal: votequorum counts the highest expected_votes among the
+    /// members. Node 2 lowered expected_votes to 3 by last_man_standing
+    /// over {1, 2, 3}; node 3 did not (its window restarted on a blip only
+    /// it saw) and advertises 5. Alone with node 3, node 2 must not be
+    /// quorate on its lowered value (votequorum: max(3, 5) = 5, quorum 3),
+    /// else {2, 3} and {1, 4, 5} would both be quorate. Once node 3 lowered
+    /// too, {2, 3} is quorate again, as in votequorum's chain.
+    #[test]
+    fn highest_advertised_expected_votes_among_members_counts() {
+        let mut o = options(5);
+        o.last_man_standing = true;
+        let mut q = Votequorum::new(&o, &one_vote_each(5));
+        q.update(at(0), &ids(&[1, 2, 3]));
+        assert_eq!(q.handle_timeout(at(10)).expected_votes, 3);
+        assert_eq!(q.expected_votes(), 3, "what node 2 advertises");
+        let mut without = q.clone();
+        let s = without.update(at(11), &ids(&[2, 3]));
+        assert!(s.quorate, "no advertised values: own lowered value counts");
+        q.advertise(3, 5);
+        let s = q.update(at(11), &ids(&[2, 3]));
+        assert_eq!((s.quorate, s.expected_votes, s.quorum), (false, 5, 3));
+        q.advertise(3, 3);
+        let s = q.update(at(12), &ids(&[2, 3]));
+        assert_eq!((s.quorate, s.expected_votes, s.quorum), (true, 3, 2));
+        // A non-member's advertised value does not count.
+        q.advertise(4, 5);
+        assert!(q.update(at(13), &ids(&[2, 3])).quorate);
+        assert_eq!(q.expected_votes(), 3);
+    }
+
+    /// Goal: pin down last_man_standing's known limit, which votequorum
+    /// shares: once {1, 2, 3} lowered expected_votes to 3 together, a split
+    /// {1, 2} | {3, 4, 5} leaves both sides quorate ({1, 2}: 2 of 3; {3, 4,
+    /// 5}: 4 and 5 advertise 5, 3 of 5). Only fencing keeps data safe
+    /// there, which is why the simulator's invariant 1 exempts
+    /// last_man_standing (invariant 2 still applies).
+    #[test]
+    fn last_man_standing_resplit_can_leave_two_quorate_sides_as_in_votequorum() {
+        let mut o = options(5);
+        o.last_man_standing = true;
+        let lowered = |id: NodeId| {
+            let mut q = Votequorum::new(&o, &one_vote_each(5));
+            q.update(at(0), &ids(&[1, 2, 3]));
+            assert_eq!(q.handle_timeout(at(10)).expected_votes, 3, "node {id}");
+            q
+        };
+        let mut q1 = lowered(1);
+        q1.advertise(2, 3);
+        let a = q1.update(at(11), &ids(&[1, 2]));
+        let mut q3 = lowered(3);
+        q3.advertise(4, 5);
+        q3.advertise(5, 5);
+        let b = q3.update(at(11), &ids(&[3, 4, 5]));
+        assert!(a.quorate && b.quorate, "{a:?} {b:?}");
+        assert_eq!((a.expected_votes, b.expected_votes), (3, 5));
     }
 
     /// Goal: auto_tie_breaker on an even split (votequorum(5)): the half with

@@ -56,7 +56,9 @@ pub fn after_step(sim: &mut Sim) {
     // two_node: both halves are quorate by design. last_man_standing: a
     // partition that lowered expected_votes and one that regained nodes
     // can both be quorate (found by seed 21; votequorum has the same
-    // limit); for both, fencing (invariant 2) is what keeps data safe.
+    // limit, pinned by quorum's test
+    // `last_man_standing_resplit_can_leave_two_quorate_sides_as_in_votequorum`);
+    // for both, fencing (invariant 2) is what keeps data safe.
     if !sim.config.quorum.two_node && !sim.config.quorum.last_man_standing {
         // Count first; names are only collected for the report.
         let quorate_dc = |n: &super::SimNode| {
