@@ -223,7 +223,17 @@ targets = ["node1", "node2"]
 #[test]
 fn full_config_reads_every_section() {
     let loaded = load(FULL);
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    // The one warning: node2 has only the watchdog "device", which cannot
+    // confirm a fence, and two_node lets a lone node stay quorate.
+    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+    assert_eq!(
+        warnings,
+        [
+            "[[fence]] driver = \"watchdog\" cannot confirm a fence, and with two_node a lone node can stay quorate: resources of a lost \"node2\" are never recovered"
+        ],
+        "{:?}",
+        loaded.warnings
+    );
     let c = &loaded.config;
     assert_eq!(c.cluster.state_dir, PathBuf::from("/srv/ha"));
     assert_eq!(c.cluster.no_quorum_policy, NoQuorumPolicy::Freeze);
@@ -444,4 +454,32 @@ fn node_without_a_fence_device_is_warned_about() {
     // A watchdog covers every node.
     let loaded = load(&format!("{text}[watchdog]\n"));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+// Goal: a watchdog [[fence]] device is pointed out where it cannot lead to
+// recovery (two_node or last_man_standing, no confirming device for the
+// node), naming exactly the uncovered nodes, and not otherwise.
+#[test]
+fn watchdog_device_without_a_confirming_device_is_warned_about_with_lone_quorum() {
+    let wd = "[watchdog]\ntimeout = \"5s\"\n[[fence]]\nname = \"wd\"\ndriver = \"watchdog\"\ntargets = [\"node1\", \"node2\"]\n";
+    let ipmi1 = "[[fence]]\nname = \"ipmi1\"\ndriver = \"ipmi\"\ntargets = [\"node1\"]\nparams = { host = \"10.0.0.11\" }\n";
+    let messages = |text: String| -> Vec<String> {
+        load(&text)
+            .warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .collect()
+    };
+    let two_node = MINIMAL.replace("votes = 2\n", "") + "[quorum]\ntwo_node = true\n";
+    assert_eq!(
+        messages(format!("{two_node}{wd}{ipmi1}")),
+        [
+            "[[fence]] driver = \"watchdog\" cannot confirm a fence, and with two_node a lone node can stay quorate: resources of a lost \"node2\" are never recovered"
+        ]
+    );
+    let lms = format!("{MINIMAL}[quorum]\nlast_man_standing = true\n");
+    assert_eq!(messages(format!("{lms}{wd}")).len(), 1);
+    assert!(messages(format!("{lms}{wd}"))[0].contains("with last_man_standing"));
+    // Without lone quorum the core's watchdog wait recovers: no warning.
+    assert!(messages(format!("{MINIMAL}{wd}")).is_empty());
 }

@@ -429,6 +429,7 @@ pub fn validate(r: &mut Report, raw: RawConfig, hash: [u8; 32]) -> Config {
             );
         }
     }
+    check_watchdog_devices(r, &raw);
     if raw.cluster.stonith_enabled && raw.fences.is_empty() && raw.watchdog.is_none() {
         r.warn(
             raw.cluster_span.clone(),
@@ -973,5 +974,61 @@ fn check_placeable(
                 Some(String::from(hint)),
             );
         }
+    }
+}
+
+/// A `driver = "watchdog"` device confirms no fence (it cannot see whether
+/// another node is off). Recovery then rests on the core's watchdog wait,
+/// which never applies where a lone node can stay quorate (`two_node`,
+/// `last_man_standing`): there, a target no confirming device covers is
+/// never recovered from. Say so at `ha check` time.
+fn check_watchdog_devices(r: &mut Report, raw: &RawConfig) {
+    let lone_quorum =
+        raw.quorum.two_node.as_ref().is_some_and(|t| *t.get_ref()) || raw.quorum.last_man_standing;
+    if !raw.cluster.stonith_enabled || !lone_quorum {
+        return;
+    }
+    let confirming: BTreeSet<&str> = raw
+        .fences
+        .iter()
+        .filter(|f| {
+            f.driver
+                .as_ref()
+                .is_some_and(|d| matches!(d.get_ref(), FenceDriver::Ipmi | FenceDriver::External))
+        })
+        .flat_map(|f| f.targets.iter().map(|t| t.get_ref().as_str()))
+        .collect();
+    for f in &raw.fences {
+        let Some(d) = f
+            .driver
+            .as_ref()
+            .filter(|d| *d.get_ref() == FenceDriver::Watchdog)
+        else {
+            continue;
+        };
+        let uncovered: Vec<&str> = f
+            .targets
+            .iter()
+            .map(|t| t.get_ref().as_str())
+            .filter(|t| !confirming.contains(t))
+            .collect();
+        if uncovered.is_empty() {
+            continue;
+        }
+        let mode = if raw.quorum.last_man_standing {
+            "last_man_standing"
+        } else {
+            "two_node"
+        };
+        r.warn(
+            d.span(),
+            format!(
+                "[[fence]] driver = \"watchdog\" cannot confirm a fence, and with {mode} a lone node can stay quorate: resources of a lost {} are never recovered",
+                super::suggest::quoted_list(uncovered.iter().copied())
+            ),
+            Some(String::from(
+                "add an ipmi or external [[fence]] device for these nodes; the [watchdog] still resets a node that loses quorum",
+            )),
+        );
     }
 }
