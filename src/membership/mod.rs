@@ -329,6 +329,7 @@ impl Membership {
                     .enumerate()
                     .filter(|(_, h)| h.is_some())
                     .fold(0u32, |bits, (l, _)| bits | (1 << l)),
+                acked: 0,
             })
             .collect();
         Heartbeat {

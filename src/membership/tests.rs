@@ -236,6 +236,7 @@ fn hearing_an_old_incarnation_of_us_does_not_count() {
             node: 1,
             incarnation: 4,
             links: 1,
+            acked: 0,
         }],
         ..Heartbeat::default()
     };
@@ -247,6 +248,7 @@ fn hearing_an_old_incarnation_of_us_does_not_count() {
             node: 1,
             incarnation: 5,
             links: 1,
+            acked: 0,
         }],
         ..Heartbeat::default()
     };

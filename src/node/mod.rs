@@ -262,7 +262,6 @@ pub struct Node {
     // Acting as DC.
     reign: Option<Reign>,
     reign_counter: u64,
-    dc_eligible_since: Option<Instant>,
     // Authority and self-fencing.
     last_authorized: Instant,
     unauthorized_since: Option<Instant>,
@@ -352,7 +351,6 @@ impl Node {
             cib_pushed_at: None,
             reign: None,
             reign_counter: 0,
-            dc_eligible_since: None,
             last_authorized: now,
             unauthorized_since: None,
             watchdog_off: false,
@@ -534,7 +532,12 @@ impl Node {
                         && self.handover_until.is_some_and(|t| now < t)
                     {
                         let members = self.ring.members(now);
-                        if members == self.last_members {
+                        // Only while still the acting DC: the lease is
+                        // checked at every step that issues commands.
+                        if members == self.last_members
+                            && self.qs.quorate
+                            && self.ring.acting_dc(now)
+                        {
                             self.dc_tick(now, &members);
                         }
                     }
@@ -778,7 +781,31 @@ impl Node {
                 ),
             );
             self.last_members = members.clone();
+            // React to the new view at once (a new DC's first commands,
+            // members' reports) rather than a tick later.
+            self.handover_until = Some(now + self.config.heartbeat.timeout);
         }
+        while let Some(RingEvent::Restarted(peer)) = self.ring.events.pop_front() {
+            let name = self.node_name(peer);
+            self.event(log::Level::Info, format!("peer restarted: peer={name}"));
+            if let Some(reign) = self.reign.as_mut() {
+                reign.reports.remove(&peer);
+                reign.outstanding.retain(|_, p| p.node != peer);
+            }
+        }
+        // Reign: start or end acting as DC. No waiting for a previous DC:
+        // the ring's acks guarantee it stopped before its members named us
+        // (see `ring`).
+        let acting = self.qs.quorate && self.ring.acting_dc(now) && !self.shutting_down;
+        match (acting, self.reign.is_some()) {
+            (true, false) => self.begin_reign(now, &members),
+            (false, true) => {
+                self.reign = None;
+                self.event(log::Level::Warn, "dc: stepping down".to_string());
+            }
+            _ => {}
+        }
+        self.ring.set_acting(self.reign.is_some());
         // Once the leave is out, no more heartbeats: a heartbeat sealed
         // after the leave would bring this node back as a member.
         let links = if self.leave_sent > 0 {
@@ -795,44 +822,6 @@ impl Node {
                 dest: Dest::All,
                 bytes,
             });
-        }
-        while let Some(RingEvent::Restarted(peer)) = self.ring.events.pop_front() {
-            let name = self.node_name(peer);
-            self.event(log::Level::Info, format!("peer restarted: peer={name}"));
-            if let Some(reign) = self.reign.as_mut() {
-                reign.reports.remove(&peer);
-                reign.outstanding.retain(|_, p| p.node != peer);
-            }
-        }
-        // Reign: start or end acting as DC.
-        // A new DC waits one heartbeat timeout after it became eligible:
-        // by then any previous DC whose members switched to us has seen
-        // them switch, or its own view of them has expired, and stepped
-        // down (see ring::acting_dc), so two DCs never overlap.
-        let eligible = self.qs.quorate && self.ring.acting_dc(now) && !self.shutting_down;
-        if !eligible {
-            self.dc_eligible_since = None;
-        } else if self.dc_eligible_since.is_none() {
-            self.dc_eligible_since = Some(now);
-        }
-        // The wait is for a previous DC to notice and step down; when the
-        // DC we followed left cleanly, it stepped down before leaving.
-        let followed_left = self
-            .dc_ident
-            .is_some_and(|(d, _)| d != self.local && self.ring.has_left(d));
-        let acting = eligible
-            && (self.reign.is_some()
-                || followed_left
-                || self
-                    .dc_eligible_since
-                    .is_some_and(|t| now >= t + self.config.heartbeat.timeout));
-        match (acting, self.reign.is_some()) {
-            (true, false) => self.begin_reign(now, &members),
-            (false, true) => {
-                self.reign = None;
-                self.event(log::Level::Warn, "dc: stepping down".to_string());
-            }
-            _ => {}
         }
         self.local_duties(now);
         if self.reign.is_some() {

@@ -6,11 +6,35 @@
 //! protected). Membership here is a plain heartbeat failure detector: a peer
 //! is a member while it was heard on some link within `timeout` and its
 //! latest heartbeat says it hears this node's current incarnation (so only
-//! links that work both ways count). The DC candidate is the lowest member
-//! id; a node acts as DC only when every member's latest heartbeat names it
-//! too, which rules out two acting DCs whose member sets overlap (the case
-//! of non-transitive partitions). Inputs: datagrams and ticks with `now`.
-//! Outputs: heartbeat transmits, opened non-heartbeat bodies, member sets.
+//! links that work both ways count). Inputs: datagrams and ticks with
+//! `now`. Outputs: heartbeat transmits, opened non-heartbeat bodies, member
+//! sets and the DC choice.
+//!
+//! DC choice, without waiting out a previous DC:
+//! - Every heartbeat names the sender's DC: the lowest member, except that
+//!   a node keeps naming a DC that still is its member and says it acts
+//!   (so a rejoining lower id does not pull a member away from a working
+//!   DC), and for one timeout after it boots names only a DC that already
+//!   acts (a restarted node must not help elect a new DC while its previous
+//!   incarnation's vote may still count for the old one).
+//! - Every heartbeat acks the newest heartbeat number it received from each
+//!   peer; each node remembers when it sent each number. A DC acts only
+//!   while every member's latest heartbeat names it and acks one of its
+//!   heartbeats sent within the lease (`timeout - interval`). A member's
+//!   ack refers to a heartbeat it received, so it declares the DC lost (one
+//!   timeout after that) only after the lease that ack gave has run out:
+//!   when members switch to a new DC because the old one went silent, the
+//!   old one has already stopped acting, and the new one may act at once.
+//! - A node that stops naming a DC names nobody until the acks it gave
+//!   that DC have run out: an older heartbeat naming the old DC, arriving
+//!   late, must not count there while a new DC counts the newer ones. When
+//!   the old DC went silent its acks ran out already, so this costs time
+//!   only in odd cases (one-way cuts, heavy loss).
+//! - A member that is not fresh (dead, cut off) does not stop the DC when
+//!   the fresh members (itself included) could be quorate by votes and all
+//!   the other configured nodes together could not: another DC needs its
+//!   own fresh backers to be such a set, and the two are disjoint. With `two_node` or `last_man_standing` a single
+//!   node can be quorate, so there every member must be fresh.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -54,6 +78,24 @@ pub struct Ring {
     last_tick: Option<Instant>,
     /// After a stall of this node, it listens until then before acting.
     listen_until: Instant,
+    /// No DC is named before this (one timeout after boot).
+    vote_from: Option<Instant>,
+    /// The DC this node names in its heartbeats.
+    named: Option<NodeId>,
+    /// Until `.1` a vote this node gave DC `.0` may still count there
+    /// (see `tick`).
+    vote: Option<(NodeId, Instant)>,
+    /// Whether this node acts as DC (told in heartbeats).
+    acting: bool,
+    /// When each recent heartbeat number was sent, oldest first.
+    sent: VecDeque<(u64, Instant)>,
+    /// What a member that is not fresh may not be part of: a possible
+    /// quorum elsewhere (see the module docs).
+    votes: BTreeMap<NodeId, u32>,
+    expected_votes: u32,
+    auto_tie_breaker: bool,
+    /// `two_node` or `last_man_standing`: one node may be quorate alone.
+    lone_quorum: bool,
     pub events: VecDeque<RingEvent>,
 }
 
@@ -86,6 +128,15 @@ impl Ring {
             number: 0,
             last_tick: None,
             listen_until: Instant::ZERO,
+            vote_from: None,
+            named: None,
+            vote: None,
+            acting: false,
+            sent: VecDeque::new(),
+            votes: config.nodes.iter().map(|n| (n.id, n.votes)).collect(),
+            expected_votes: config.quorum.expected_votes,
+            auto_tie_breaker: config.quorum.auto_tie_breaker,
+            lone_quorum: config.quorum.two_node || config.quorum.last_man_standing,
             events: VecDeque::new(),
         }
     }
@@ -168,6 +219,10 @@ impl Ring {
         }
         let news = peer.left_at.is_none();
         peer.left_at = Some(sequence);
+        // It stepped down before it left: our vote for it counts nowhere.
+        if self.vote.is_some_and(|(d, _)| d == node) {
+            self.vote = None;
+        }
         peer.last_heard = vec![None; links];
         peer.heartbeat = None;
         news
@@ -203,6 +258,7 @@ impl Ring {
             .last_tick
             .is_some_and(|t| now.saturating_since(t) > self.timeout);
         self.last_tick = Some(now);
+        let vote_from = *self.vote_from.get_or_insert(now + self.timeout);
         if stalled {
             self.listen_until = now + self.timeout;
             for p in self.peers.values_mut() {
@@ -214,7 +270,80 @@ impl Ring {
                 }
             }
         }
+        let choice = self.choose_dc(now, vote_from);
+        // A heartbeat that named another DC gave it a lease until the vote
+        // expires (its ack was of a heartbeat we received then). It may
+        // reach that DC late, after newer ones that named someone else,
+        // and count there; so name nobody else before it expired.
+        let pending = self
+            .vote
+            .filter(|(d, until)| now < *until && choice != Some(*d));
+        self.named = if pending.is_some() { None } else { choice };
         stalled
+    }
+
+    /// The DC to name now (see the module docs).
+    fn choose_dc(&self, now: Instant, vote_from: Instant) -> Option<NodeId> {
+        let members = self.members(now);
+        if now < vote_from {
+            // Joining a DC that already acts cannot make a second one.
+            return members.iter().copied().find(|d| {
+                self.peers.get(d).is_some_and(|p| {
+                    p.heartbeat
+                        .as_ref()
+                        .is_some_and(|(hb, _)| hb.acting && hb.dc == Some(*d))
+                })
+            });
+        }
+        let lowest = members.first().copied();
+        match self.named {
+            Some(d) if d != self.local && Some(d) != lowest && members.contains(&d) => {
+                let acts = self.peers[&d]
+                    .heartbeat
+                    .as_ref()
+                    .is_some_and(|(hb, _)| hb.acting && hb.dc == Some(d));
+                if acts { Some(d) } else { lowest }
+            }
+            _ => lowest,
+        }
+    }
+
+    /// How long an ack keeps this node's DC lease: one interval less than
+    /// the timeout after which the acking peer would declare it lost.
+    fn lease(&self) -> Duration {
+        let t = self.timeout.as_millis();
+        Duration::from_millis(t.saturating_sub(self.interval.as_millis()).max(t / 2))
+    }
+
+    /// Whether `peer`'s latest heartbeat acks one of ours sent within the lease.
+    fn acks_recent(&self, peer: &Peer, now: Instant) -> bool {
+        let Some((hb, _)) = peer.heartbeat.as_ref() else {
+            return false;
+        };
+        let Some(h) = hb.heard(self.local) else {
+            return false;
+        };
+        if h.incarnation != self.incarnation {
+            return false;
+        }
+        let i = self.sent.partition_point(|(n, _)| *n < h.acked);
+        self.sent
+            .get(i)
+            .is_some_and(|(n, at)| *n == h.acked && now.saturating_since(*at) < self.lease())
+    }
+
+    /// Whether the nodes in `set` could be quorate somewhere, by votes.
+    fn could_be_quorate(&self, set: &BTreeSet<NodeId>) -> bool {
+        let votes: u32 = set
+            .iter()
+            .map(|n| self.votes.get(n).copied().unwrap_or(0))
+            .sum();
+        let expected = self.expected_votes;
+        if votes > expected / 2 {
+            return true;
+        }
+        let lowest = self.votes.keys().next();
+        self.auto_tie_breaker && votes * 2 == expected && lowest.is_some_and(|l| set.contains(l))
     }
 
     /// True while listening after a stall.
@@ -264,32 +393,52 @@ impl Ring {
         out
     }
 
-    /// The DC this node follows: the lowest member id.
+    /// The DC this node follows (itself while it names none).
     pub fn candidate(&self, now: Instant) -> NodeId {
-        self.members(now).into_iter().next().unwrap_or(self.local)
+        let _ = now;
+        self.named.unwrap_or(self.local)
     }
 
-    /// Whether this node may act as DC: it is the candidate, every member's
-    /// latest heartbeat names it, and it is not listening after a stall.
+    /// Tells peers, from the next heartbeat on, whether this node acts as DC.
+    pub fn set_acting(&mut self, acting: bool) {
+        self.acting = acting;
+    }
+
+    /// Whether this node may act as DC: it names itself, every member
+    /// that matters names it with a recent ack (see the module docs), and
+    /// it is not listening after a stall.
     pub fn acting_dc(&self, now: Instant) -> bool {
-        if self.listening(now) {
+        if self.listening(now) || self.named != Some(self.local) {
             return false;
         }
         let members = self.members(now);
-        if members.iter().next() != Some(&self.local) {
+        let mut stale: BTreeSet<NodeId> = BTreeSet::new();
+        for n in members.iter().filter(|n| **n != self.local) {
+            let p = &self.peers[n];
+            let names_us = p
+                .heartbeat
+                .as_ref()
+                .is_some_and(|(hb, _)| hb.dc == Some(self.local));
+            if !names_us || !self.acks_recent(p, now) {
+                stale.insert(*n);
+            }
+        }
+        if stale.is_empty() {
+            return true;
+        }
+        if self.lone_quorum {
             return false;
         }
-        // A DC steps down two intervals before its peers can declare it
-        // lost, so an old and a new DC never act at the same time.
-        let margin = self
-            .timeout
-            .as_millis()
-            .saturating_sub(2 * self.interval.as_millis());
-        members.iter().filter(|n| **n != self.local).all(|n| {
-            self.peers[n].heartbeat.as_ref().is_some_and(|(hb, at)| {
-                hb.dc == Some(self.local) && now.saturating_since(*at).as_millis() < margin
-            })
-        })
+        // The members that back us, and everyone else: only if the first
+        // could be a quorum and the second could not can no other DC act.
+        let backers: BTreeSet<NodeId> = members.difference(&stale).copied().collect();
+        let others: BTreeSet<NodeId> = self
+            .votes
+            .keys()
+            .filter(|n| !backers.contains(n))
+            .copied()
+            .collect();
+        self.could_be_quorate(&backers) && !self.could_be_quorate(&others)
     }
 
     /// The heartbeat to send this round.
@@ -301,6 +450,19 @@ impl Ring {
         config_hash: [u8; 32],
     ) -> Vec<u8> {
         self.number += 1;
+        self.sent.push_back((self.number, now));
+        while self
+            .sent
+            .front()
+            .is_some_and(|(_, at)| now.saturating_since(*at) >= self.timeout)
+        {
+            self.sent.pop_front();
+        }
+        if let Some(d) = self.named.filter(|d| *d != self.local) {
+            if let Some((_, at)) = self.peers.get(&d).and_then(|p| p.heartbeat.as_ref()) {
+                self.vote = Some((d, *at + self.lease()));
+            }
+        }
         let members = self.members(now);
         let hears = self
             .peers
@@ -316,13 +478,15 @@ impl Ring {
                     node: *id,
                     incarnation: p.incarnation,
                     links,
+                    acked: p.heartbeat.as_ref().map_or(0, |(hb, _)| hb.number),
                 })
             })
             .collect();
         let hb = Heartbeat {
             number: self.number,
             hears,
-            dc: members.iter().next().copied(),
+            dc: self.named,
+            acting: self.acting,
             members: members.clone(),
             view,
             view_members: members,

@@ -23,6 +23,12 @@ pub struct Heard {
     /// Bit `l` set: the sender heard `node` on link `l` within the timeout
     /// (so at most 32 links).
     pub links: u32,
+    /// The newest heartbeat number of `node` the sender has received. It
+    /// lets `node` know how recent the sender's view of it is, in `node`'s
+    /// own clock (it remembers when it sent each number): that bounds when
+    /// the sender will declare it lost, which is what the DC lease in
+    /// `node::ring` rests on.
+    pub acked: u64,
 }
 
 /// A heartbeat body. Build it with `..Default::default()` so that fields
@@ -49,12 +55,14 @@ pub struct Heartbeat {
     pub dc: Option<NodeId>,
     /// The sender counts itself quorate.
     pub quorate: bool,
+    /// The sender acts as DC (not merely names itself).
+    pub acting: bool,
     /// blake3 of the sender's config text.
     pub config_hash: [u8; 32],
 }
 
 /// Bytes one encoded [`Heard`] takes.
-const HEARD_LEN: usize = 2 + 8 + 4;
+const HEARD_LEN: usize = 2 + 8 + 4 + 8;
 
 impl Heartbeat {
     /// The body bytes.
@@ -63,7 +71,7 @@ impl Heartbeat {
         w.u64(self.number);
         w.u16(u16::try_from(self.hears.len()).expect("more than 65535 peers"));
         for h in &self.hears {
-            w.u16(h.node).u64(h.incarnation).u32(h.links);
+            w.u16(h.node).u64(h.incarnation).u32(h.links).u64(h.acked);
         }
         w.nodes(&self.members)
             .nodes(&self.proposal)
@@ -71,6 +79,7 @@ impl Heartbeat {
             .nodes(&self.view_members);
         w.opt_u16(self.dc)
             .bool(self.quorate)
+            .bool(self.acting)
             .array(&self.config_hash);
         w.into_bytes()
     }
@@ -87,6 +96,7 @@ impl Heartbeat {
                 node: r.u16("heartbeat.hears.node")?,
                 incarnation: r.u64("heartbeat.hears.incarnation")?,
                 links: r.u32("heartbeat.hears.links")?,
+                acked: r.u64("heartbeat.hears.acked")?,
             };
             if hears.last().is_some_and(|last| last.node >= h.node) {
                 return Err(DecodeError {
@@ -106,6 +116,7 @@ impl Heartbeat {
             view_members: r.nodes("heartbeat.view_members")?,
             dc: r.opt_u16("heartbeat.dc")?,
             quorate: r.bool("heartbeat.quorate")?,
+            acting: r.bool("heartbeat.acting")?,
             config_hash: r.array("heartbeat.config_hash")?,
         };
         r.finish("heartbeat")?;
@@ -134,11 +145,13 @@ mod tests {
                     node: 1,
                     incarnation: 3,
                     links: 0b11,
+                    acked: 17,
                 },
                 Heard {
                     node: 4,
                     incarnation: 0,
                     links: 0b10,
+                    acked: 0,
                 },
             ],
             members: [1, 2, 4].into_iter().collect(),
@@ -147,6 +160,7 @@ mod tests {
             view_members: [1, 2, 4].into_iter().collect(),
             dc: Some(1),
             quorate: true,
+            acting: true,
             config_hash: [9; 32],
         }
     }
@@ -207,7 +221,7 @@ mod tests {
     /// Goal: a full 16-node heartbeat stays far below a 1500-byte MTU
     /// (docs/protocol.md quotes this size).
     #[test]
-    fn sixteen_node_heartbeat_is_366_bytes() {
+    fn sixteen_node_heartbeat_is_487_bytes() {
         let all: BTreeSet<NodeId> = (1..=16).collect();
         let hb = Heartbeat {
             number: 1,
@@ -216,6 +230,7 @@ mod tests {
                     node,
                     incarnation: 1,
                     links: 0b11,
+                    acked: 1,
                 })
                 .collect(),
             members: all.clone(),
@@ -224,9 +239,10 @@ mod tests {
             view_members: all,
             dc: Some(1),
             quorate: true,
+            acting: true,
             config_hash: [0; 32],
         };
-        assert_eq!(hb.encode().len(), 366);
-        assert_eq!(hb.encode().len() + crate::wire::OVERHEAD, 414);
+        assert_eq!(hb.encode().len(), 487);
+        assert_eq!(hb.encode().len() + crate::wire::OVERHEAD, 535);
     }
 }
