@@ -551,7 +551,9 @@ impl Node {
     /// The earliest deadline from `poll_timeout` has passed (an early call
     /// does nothing).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if now >= self.next_tick {
+        // Measured from the last input, as `poll_timeout` did.
+        let member_expires = self.ring.next_expiry(self.now).is_some_and(|t| t <= now);
+        if now >= self.next_tick || member_expires {
             self.tick(now);
         } else if self.quorum.poll_timeout().is_some_and(|t| t <= now) {
             // The last_man_standing window ended between ticks.
@@ -1169,7 +1171,11 @@ impl Node {
     /// The earliest armed timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let q = self.quorum.poll_timeout();
-        Some(q.map_or(self.next_tick, |q| q.min(self.next_tick)))
+        let mut next = q.map_or(self.next_tick, |q| q.min(self.next_tick));
+        if let Some(e) = self.ring.next_expiry(self.now) {
+            next = next.min(e);
+        }
+        Some(next)
     }
 
     /// Whether the watchdog may be fed now. False once this node has lost

@@ -393,6 +393,23 @@ impl Ring {
         out
     }
 
+    /// When the first current member would be lost if nothing more is
+    /// heard from it: the node ticks then, so loss is noticed at the
+    /// timeout rather than up to an interval later.
+    pub fn next_expiry(&self, now: Instant) -> Option<Instant> {
+        let members = self.members(now);
+        members
+            .iter()
+            .filter(|n| **n != self.local)
+            .filter_map(|n| {
+                let p = &self.peers[n];
+                let heard = p.last_heard.iter().flatten().max()?;
+                let (_, at) = p.heartbeat.as_ref()?;
+                Some((*heard).min(*at) + self.timeout)
+            })
+            .min()
+    }
+
     /// The DC this node follows (itself while it names none).
     pub fn candidate(&self, now: Instant) -> NodeId {
         let _ = now;
