@@ -130,7 +130,9 @@ fn failed_stop_with_watchdog_only(prefer: &str) {
             .any(|l| l.contains(&format!("watchdog reset {prefer}"))),
         "{prefer} was not reset by its watchdog"
     );
-    assert_eq!(s.running_on("r").len(), 1);
+    // Converged means the DC's belief equals the agents' truth; whether r
+    // runs again after its failures is the policy's call.
+    assert!(s.running_on("r").len() <= 1);
 }
 
 #[test]
@@ -141,4 +143,62 @@ fn failed_stop_on_the_dc_with_watchdog_only_fencing_self_fences() {
 #[test]
 fn failed_stop_on_a_member_with_watchdog_only_fencing_self_fences() {
     failed_stop_with_watchdog_only("n2");
+}
+
+fn devices(n: usize) -> String {
+    (1..=n)
+        .map(|i| {
+            format!("[[fence]]\nname = \"f{i}\"\ndriver = \"external\"\ntargets = [\"n{i}\"]\n")
+        })
+        .collect()
+}
+
+#[test]
+fn a_fenced_member_that_rebooted_fast_is_fenced_again_when_lost() {
+    // Root cause 2 (seed 16154220635599461040, an invariant-2 failure):
+    // a node the DC fenced or waited out is `gone` (its next loss counts
+    // as clean, no fencing). A member fenced after a failed stop that
+    // reboots faster than the heartbeat timeout never leaves the
+    // membership, so `gone` stayed set while it ran what the DC started
+    // there again; when it was then cut off, the DC took the loss as a
+    // clean leave and started its resources elsewhere at once, while it
+    // still ran them. Goal: the DC fences it again. Method: fail the
+    // holder's stop, let it be fenced and reboot in 300 ms, let the
+    // resource come back on it, then cut it off: no invariant may break
+    // and the node must be fenced a second time.
+    let fencing = format!(
+        "{}[[location]]\nresource = \"r\"\nnode = \"n2\"\nscore = 100\n",
+        devices(3)
+    );
+    let mut s = sim(&cluster(3, "", &fencing), 12);
+    converge(&mut s);
+    assert_eq!(s.running_on("r"), vec!["n2".to_string()]);
+    s.reboot_after = Some(Duration::from_millis(300));
+    s.agent = AgentModel {
+        die: 1.0,
+        stop_fail: 1.0,
+        ..AgentModel::default()
+    };
+    run_until_log(&mut s, "stop failed, fencing", Duration::from_secs(10));
+    s.agent = AgentModel::default();
+    run_until_log(
+        &mut s,
+        "fence device powers off n2",
+        Duration::from_secs(10),
+    );
+    converge(&mut s);
+    assert_eq!(s.running_on("r"), vec!["n2".to_string()]);
+    let fenced = |s: &Sim| {
+        s.log
+            .iter()
+            .filter(|l| l.contains("fence device powers off n2"))
+            .count()
+    };
+    let before = fenced(&s);
+    s.reboot_after = Some(Duration::from_secs(30));
+    s.partition(&[&[0, 2], &[1]]);
+    s.run_for(Duration::from_secs(10));
+    assert_ok(&s);
+    assert_eq!(fenced(&s), before + 1, "n2 was not fenced again");
+    assert_eq!(s.running_on("r").len(), 1);
 }

@@ -288,6 +288,25 @@ impl Node {
         if ready {
             self.plan(now);
         }
+        // A node counted `gone` (fenced, waited out) that reports again as
+        // a member is alive and may run what we start there: its next loss
+        // must be fenced again, not taken as a clean leave. (Fencing a
+        // member, e.g. after a failed stop, leaves it `gone` while still a
+        // member; when it reboots faster than the timeout it never leaves
+        // the membership, so the join path in this function never clears
+        // it.) Reports are dropped when a node is resolved, so a report
+        // here came after that.
+        if let Some(r) = self.reign.as_mut() {
+            let back: Vec<NodeId> = r
+                .gone
+                .iter()
+                .copied()
+                .filter(|x| members.contains(x) && r.reports.contains_key(x))
+                .collect();
+            for x in back {
+                r.gone.remove(&x);
+            }
+        }
         self.send_commands(now);
     }
 
@@ -342,6 +361,32 @@ impl Node {
                 if (!members.contains(&x) || self_fencing)
                     && now >= u.since + w.timeout.saturating_mul(2)
                 {
+                    if members.contains(&x) {
+                        // Reset meanwhile and back as a member (or about to
+                        // reset). Its current incarnation may run what we
+                        // start there, so it is not `gone`: that would make
+                        // its next loss count as a clean leave and skip
+                        // fencing (seed 16154220635599461040: split brain).
+                        // While its report still shows the failed stop it
+                        // has not reset yet: keep waiting.
+                        let still_failed = self.reign.as_ref().is_some_and(|r| {
+                            r.reports.get(&x).is_some_and(|i| {
+                                i.states.values().any(|s| *s == ResourceState::StopFailed)
+                            })
+                        });
+                        if still_failed {
+                            continue;
+                        }
+                        let name = self.node_name(x);
+                        self.event(
+                            log::Level::Warn,
+                            format!("watchdog wait over, member was reset: target={name}"),
+                        );
+                        if let Some(r) = self.reign.as_mut() {
+                            r.unclean.remove(&x);
+                        }
+                        continue;
+                    }
                     let name = self.node_name(x);
                     self.event(
                         log::Level::Warn,
