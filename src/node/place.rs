@@ -131,10 +131,22 @@ pub fn place_with_policy(
     eligible: &BTreeSet<String>,
     current: &BTreeMap<String, BTreeSet<String>>,
 ) -> BTreeMap<String, BTreeSet<String>> {
-    let state = policy_state(config, cib, eligible, current);
-    if let Some(out) = memo::get(config, &state, eligible) {
+    if let Some(out) = memo::get(config, cib, eligible, current) {
         return out;
     }
+    let out = solve_uncached(config, cib, eligible, current);
+    memo::put(config, cib, eligible, current, &out);
+    out
+}
+
+/// [`place_with_policy`] without the memo: one solver run.
+fn solve_uncached(
+    config: &Config,
+    cib: &Cib,
+    eligible: &BTreeSet<String>,
+    current: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let state = policy_state(config, cib, eligible, current);
     let placement = crate::policy::place_nodes_only(config, &state);
     let mut out = BTreeMap::new();
     for unit in &units(config) {
@@ -157,7 +169,6 @@ pub fn place_with_policy(
             out.insert(m.clone(), nodes);
         }
     }
-    memo::put(config, state, eligible, &out);
     out
 }
 
@@ -245,24 +256,68 @@ fn policy_state(
 }
 
 /// The per-thread memo of [`place_with_policy`]: the last few distinct
-/// inputs and their answers. A hit needs every input equal, so it can only
-/// return what the solver would; it saves the solver run, which was about
-/// a seventh of a simulated history's time.
+/// inputs and their answers. A hit needs every input the solver's state is
+/// built from to be equal (config, eligible nodes, where things run, node
+/// roles, fail-counts, runtime constraints and target roles), so it can
+/// only return what the solver would. Inputs are compared where they are,
+/// without building anything, so a hit allocates only the answer.
 mod memo {
     use std::cell::RefCell;
     use std::collections::{BTreeMap, BTreeSet};
     use std::rc::Rc;
 
+    use crate::cib::{Cib, ConstraintKind, Role};
     use crate::config::Config;
-    use crate::policy::ClusterState;
 
     type Out = BTreeMap<String, BTreeSet<String>>;
 
     struct Entry {
         config: Rc<Config>,
-        state: ClusterState,
         eligible: BTreeSet<String>,
+        current: Out,
+        /// `cib.role` of every configured node, in config order.
+        roles: Vec<Role>,
+        /// (resource, node, count) of `cib.failcounts`, in key order.
+        failcounts: Vec<(String, String, u32)>,
+        /// (resource, node, is a move) of `cib.constraints`, in order.
+        constraints: Vec<(String, String, bool)>,
+        target_roles: BTreeMap<String, bool>,
         out: Out,
+    }
+
+    impl Entry {
+        fn matches(
+            &self,
+            config: &Config,
+            cib: &Cib,
+            eligible: &BTreeSet<String>,
+            current: &Out,
+        ) -> bool {
+            self.eligible == *eligible
+                && self.current == *current
+                && self.target_roles == cib.target_roles
+                && self.failcounts.len() == cib.failcounts.len()
+                && self
+                    .failcounts
+                    .iter()
+                    .zip(&cib.failcounts)
+                    .all(|((r, n, c), ((r2, n2), f))| r == r2 && n == n2 && *c == f.count)
+                && self.constraints.len() == cib.constraints.len()
+                && self
+                    .constraints
+                    .iter()
+                    .zip(&cib.constraints)
+                    .all(|((r, n, m), c)| {
+                        *r == c.resource && *n == c.node && *m == (c.kind == ConstraintKind::Move)
+                    })
+                && self.roles.len() == config.nodes.len()
+                && self
+                    .roles
+                    .iter()
+                    .zip(&config.nodes)
+                    .all(|(r, n)| *r == cib.role(&n.name))
+                && *self.config == *config
+        }
     }
 
     /// A few entries: the DC alternates between its view and the same view
@@ -276,44 +331,62 @@ mod memo {
 
     pub(super) fn get(
         config: &Config,
-        state: &ClusterState,
+        cib: &Cib,
         eligible: &BTreeSet<String>,
+        current: &Out,
     ) -> Option<Out> {
         LAST.with(|last| {
             let mut last = last.borrow_mut();
-            let i = last.iter().position(|e| {
-                e.state == *state && e.eligible == *eligible && *e.config == *config
-            })?;
-            let e = last.remove(i);
-            let out = e.out.clone();
-            last.insert(0, e);
-            Some(out)
+            let i = last
+                .iter()
+                .position(|e| e.matches(config, cib, eligible, current))?;
+            if i > 0 {
+                let e = last.remove(i);
+                last.insert(0, e);
+            }
+            Some(last[0].out.clone())
         })
     }
 
     pub(super) fn put(
         config: &Config,
-        state: ClusterState,
+        cib: &Cib,
         eligible: &BTreeSet<String>,
+        current: &Out,
         out: &Out,
     ) {
         LAST.with(|last| {
             let mut last = last.borrow_mut();
-            // Reuse the config of an entry for the same config (the common
-            // case) instead of cloning it again.
+            // Entries for one config share one copy of it.
             let config = match last.iter().position(|e| *e.config == *config) {
                 Some(i) => Rc::clone(&last[i].config),
                 None => Rc::new(config.clone()),
             };
-            last.insert(
-                0,
-                Entry {
-                    config,
-                    state,
-                    eligible: eligible.clone(),
-                    out: out.clone(),
-                },
-            );
+            let entry = Entry {
+                eligible: eligible.clone(),
+                current: current.clone(),
+                roles: config.nodes.iter().map(|n| cib.role(&n.name)).collect(),
+                failcounts: cib
+                    .failcounts
+                    .iter()
+                    .map(|((r, n), f)| (r.clone(), n.clone(), f.count))
+                    .collect(),
+                constraints: cib
+                    .constraints
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.resource.clone(),
+                            c.node.clone(),
+                            c.kind == ConstraintKind::Move,
+                        )
+                    })
+                    .collect(),
+                target_roles: cib.target_roles.clone(),
+                out: out.clone(),
+                config,
+            };
+            last.insert(0, entry);
             last.truncate(SIZE);
         })
     }
@@ -370,4 +443,132 @@ pub fn place_standin(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cib::{Role, RuntimeConstraint};
+    use crate::rng::Rng;
+    use crate::time::Instant;
+
+    const CONFIG: &str = r#"
+[cluster]
+name = "t"
+key_file = "/etc/ha.key"
+[[heartbeat.link]]
+network = "10.0.0.0/24"
+[[node]]
+name = "a"
+id = 1
+addrs = ["10.0.0.1"]
+[[node]]
+name = "b"
+id = 2
+addrs = ["10.0.0.2"]
+[[node]]
+name = "c"
+id = 3
+addrs = ["10.0.0.3"]
+[resource.ip]
+agent = "ocf:heartbeat:IPaddr2"
+params = { ip = "10.0.0.50" }
+[resource.fs]
+agent = "ocf:heartbeat:Filesystem"
+[resource.db]
+agent = "ocf:heartbeat:Dummy"
+[group.stack]
+resources = ["fs", "db"]
+[[location]]
+resource = "ip"
+node = "b"
+score = 50
+[defaults]
+migration_threshold = 3
+"#;
+
+    /// Goal: the memo in `place_with_policy` never changes an answer.
+    /// Method: 3,000 random DC views (two configs, eligible nodes, where things run,
+    /// roles, fail-counts, moves and bans, target roles), each changed a
+    /// little from the previous so the memo both hits and misses; every
+    /// answer must equal a fresh solver run, and some must be hits.
+    #[test]
+    fn memo_never_changes_the_answer() {
+        // Two configs that differ only in the location's node.
+        let configs: Vec<Config> = [
+            CONFIG.to_string(),
+            CONFIG.replace("node = \"b\"", "node = \"c\""),
+        ]
+        .iter()
+        .map(|text| match crate::config::parse(text, "t.toml") {
+            Ok(l) => l.config,
+            Err(d) => panic!("{d:?}"),
+        })
+        .collect();
+        assert_ne!(configs[0], configs[1]);
+        let nodes = ["a", "b", "c"];
+        let resources = ["ip", "fs", "db", "stack"];
+        let mut rng = Rng::new(11);
+        let mut cib = Cib::default();
+        let mut eligible: BTreeSet<String> = nodes.iter().map(|n| n.to_string()).collect();
+        let mut current: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut distinct = BTreeSet::new();
+        for step in 0..3000 {
+            let node = nodes[rng.below(3) as usize].to_string();
+            let res = resources[rng.below(4) as usize].to_string();
+            match rng.below(8) {
+                0 => {
+                    if !eligible.remove(&node) {
+                        eligible.insert(node);
+                    }
+                }
+                1 => {
+                    let on = current.entry(res).or_default();
+                    if !on.remove(&node) {
+                        on.insert(node);
+                    }
+                }
+                2 => {
+                    let role =
+                        [Role::Online, Role::Standby, Role::Maintenance][rng.below(3) as usize];
+                    cib.set_role(&node, role);
+                }
+                3 => {
+                    cib.record_failure(&res, &node, "monitor", 1, Instant::ZERO);
+                }
+                4 => cib.failcounts.clear(),
+                5 => {
+                    if cib.constraints.len() > 1 {
+                        cib.constraints.clear();
+                    } else {
+                        cib.constraints.push(RuntimeConstraint {
+                            resource: res,
+                            node,
+                            kind: if rng.chance(0.5) {
+                                ConstraintKind::Move
+                            } else {
+                                ConstraintKind::Ban
+                            },
+                            expires: None,
+                        });
+                    }
+                }
+                6 => {
+                    if cib.target_roles.remove(&res).is_none() {
+                        cib.target_roles.insert(res, rng.chance(0.5));
+                    }
+                }
+                _ => {} // same view again: a hit
+            }
+            let config = &configs[usize::from(rng.chance(0.1))];
+            let got = place_with_policy(config, &cib, &eligible, &current);
+            let want = solve_uncached(config, &cib, &eligible, &current);
+            assert_eq!(got, want, "step {step}");
+            distinct.insert(format!("{want:?}"));
+        }
+        assert!(
+            distinct.len() > 5,
+            "the views must lead to several placements"
+        );
+    }
 }
