@@ -79,29 +79,46 @@ pub fn after_step(sim: &mut Sim) {
         }
     }
     if fencing(sim) {
-        let limits = sim.checks.limits.get_or_insert_with(|| {
-            place::units(&sim.config)
-                .into_iter()
-                .flat_map(|unit| {
-                    let max = unit.clone_max.unwrap_or(1);
-                    unit.members.into_iter().map(move |r| (r, max))
-                })
-                .collect()
-        });
-        for (r, max) in limits.iter() {
-            let count = sim.nodes.iter().filter(|n| n.running.contains(r)).count();
-            if count > *max {
-                let on: Vec<&str> = sim
-                    .nodes
-                    .iter()
-                    .filter(|n| n.running.contains(r))
-                    .map(|n| n.name.as_str())
-                    .collect();
-                sim.violation = Some(format!("invariant 2: {r} runs on {on:?} at once"));
-                return;
+        // Invariant 2 depends only on what runs where, so it is re-counted
+        // only after that changed. Debug builds (`cargo test --test sim`)
+        // count after every step and insist that nothing was missed.
+        let changed = std::mem::take(&mut sim.running_changed);
+        if changed || cfg!(debug_assertions) {
+            if let Some(v) = invariant_2(sim) {
+                assert!(
+                    changed,
+                    "the simulator changed what runs without telling the checker: {v}"
+                );
+                sim.violation = Some(v);
             }
         }
     }
+}
+
+/// Invariant 2: no primitive on more live machines than it may run on.
+fn invariant_2(sim: &mut Sim) -> Option<String> {
+    let limits = sim.checks.limits.get_or_insert_with(|| {
+        place::units(&sim.config)
+            .into_iter()
+            .flat_map(|unit| {
+                let max = unit.clone_max.unwrap_or(1);
+                unit.members.into_iter().map(move |r| (r, max))
+            })
+            .collect()
+    });
+    for (r, max) in limits.iter() {
+        let count = sim.nodes.iter().filter(|n| n.running.contains(r)).count();
+        if count > *max {
+            let on: Vec<&str> = sim
+                .nodes
+                .iter()
+                .filter(|n| n.running.contains(r))
+                .map(|n| n.name.as_str())
+                .collect();
+            return Some(format!("invariant 2: {r} runs on {on:?} at once"));
+        }
+    }
+    None
 }
 
 /// How long the cluster may take to settle once faults stop, derived from

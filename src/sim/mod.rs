@@ -87,19 +87,23 @@ enum Ev {
         link: usize,
         bytes: Vec<u8>,
     },
-    Done {
-        node: usize,
-        incarnation: u64,
-        id: ActionId,
-        outcome: Outcome,
-        effect: Effect,
-    },
+    /// Boxed: rare, and large; the heap moves every event on push and pop.
+    Done(Box<Done>),
     Restart {
         node: usize,
     },
     Resume {
         node: usize,
     },
+}
+
+#[derive(Debug)]
+struct Done {
+    node: usize,
+    incarnation: u64,
+    id: ActionId,
+    outcome: Outcome,
+    effect: Effect,
 }
 
 /// A scheduled event, ordered by time and then by scheduling order (`seq`
@@ -150,7 +154,8 @@ pub struct SimNode {
     pub paused: bool,
     /// Local clock = simulated time + offset (jumps only go forward).
     pub clock_offset: u64,
-    /// Ground truth: resources whose processes run on this machine.
+    /// Ground truth: resources whose processes run on this machine. Read
+    /// it freely; change it only through `Sim`, which tells the checker.
     pub running: BTreeSet<String>,
     pub fed_at: Instant,
     /// Packets and results that arrived while paused.
@@ -188,6 +193,11 @@ pub struct Sim {
     pub checks: check::Checks,
     /// When set, every datagram sent is also recorded here (from, to, link, bytes).
     pub record: Option<Vec<(usize, usize, usize, Vec<u8>)>>,
+    /// Set whenever a machine's `running` set changes; invariant 2 depends
+    /// on nothing else, so the checker re-counts only then.
+    running_changed: bool,
+    scratch_transmits: Vec<crate::node::Transmit>,
+    scratch_actions: Vec<Action>,
 }
 
 impl Sim {
@@ -218,6 +228,9 @@ impl Sim {
             steps: 0,
             checks: check::Checks::default(),
             record: None,
+            running_changed: false,
+            scratch_transmits: Vec::new(),
+            scratch_actions: Vec::new(),
             config,
         };
         for i in 0..n {
@@ -304,6 +317,7 @@ impl Sim {
         }
         let n = &mut self.nodes[i];
         n.node = None;
+        self.running_changed |= !n.running.is_empty();
         n.running.clear();
         n.paused = false;
         n.inbox.clear();
@@ -389,11 +403,12 @@ impl Sim {
         let Some(node) = self.nodes[i].node.as_mut() else {
             return;
         };
-        let mut transmits = Vec::new();
+        // Reused buffers: drain runs after every input.
+        let mut transmits = std::mem::take(&mut self.scratch_transmits);
         while let Some(t) = node.poll_transmit(lnow) {
             transmits.push(t);
         }
-        let mut actions = Vec::new();
+        let mut actions = std::mem::take(&mut self.scratch_actions);
         while let Some(a) = node.poll_action() {
             actions.push(a);
         }
@@ -417,29 +432,34 @@ impl Sim {
             self.checks
                 .issued(&self.nodes[i].name, &is, &mut self.violation);
         }
-        for t in transmits {
-            let targets: Vec<usize> = match t.dest {
-                Dest::All => (0..self.nodes.len()).filter(|j| *j != i).collect(),
-                Dest::Node(id) => self
-                    .nodes
-                    .iter()
-                    .position(|n| n.id == id)
-                    .into_iter()
-                    .collect(),
-            };
-            let mut bytes = Some(t.bytes);
-            for (k, &j) in targets.iter().enumerate() {
-                let b = if k + 1 == targets.len() {
-                    bytes.take().expect("last target")
-                } else {
-                    bytes.clone().expect("bytes")
-                };
-                self.send(i, j, t.link, b);
+        for t in transmits.drain(..) {
+            match t.dest {
+                Dest::All => {
+                    // Every other node, in index order; the last one gets
+                    // the bytes themselves, the others a copy.
+                    let last = if i + 1 == self.nodes.len() {
+                        i.checked_sub(1)
+                    } else {
+                        Some(self.nodes.len() - 1)
+                    };
+                    let Some(last) = last else { continue };
+                    for j in (0..last).filter(|j| *j != i) {
+                        self.send(i, j, t.link, t.bytes.clone());
+                    }
+                    self.send(i, last, t.link, t.bytes);
+                }
+                Dest::Node(id) => {
+                    if let Some(j) = self.nodes.iter().position(|n| n.id == id) {
+                        self.send(i, j, t.link, t.bytes);
+                    }
+                }
             }
         }
-        for a in actions {
+        self.scratch_transmits = transmits;
+        for a in actions.drain(..) {
             self.run_action(i, a);
         }
+        self.scratch_actions = actions;
     }
 
     fn send(&mut self, from: usize, to: usize, link: usize, bytes: Vec<u8>) {
@@ -490,6 +510,7 @@ impl Sim {
                 // Conservative ground truth: a starting resource may be up
                 // from the moment its start begins.
                 self.nodes[i].running.insert(resource.clone());
+                self.running_changed = true;
                 if hang {
                     (
                         Outcome::Timeout,
@@ -525,6 +546,7 @@ impl Sim {
             ActionKind::Monitor { resource } | ActionKind::Probe { resource } => {
                 if self.nodes[i].running.contains(resource) && self.rng.chance(m.die) {
                     self.nodes[i].running.remove(resource);
+                    self.running_changed = true;
                 }
                 if hang {
                     (Outcome::Timeout, Effect::None)
@@ -556,13 +578,13 @@ impl Sim {
         };
         self.push(
             self.now + Duration::from_millis(took),
-            Ev::Done {
+            Ev::Done(Box::new(Done {
                 node: i,
                 incarnation: inc,
                 id: a.id,
                 outcome,
                 effect,
-            },
+            })),
         );
     }
 
@@ -636,8 +658,11 @@ impl Sim {
 
     fn dispatch(&mut self, ev: Ev) {
         match ev {
-            Ev::Deliver { to, .. } | Ev::Done { node: to, .. } if self.nodes[to].paused => {
+            Ev::Deliver { to, .. } if self.nodes[to].paused => {
                 self.nodes[to].inbox.push(ev);
+            }
+            Ev::Done(ref d) if self.nodes[d.node].paused => {
+                self.nodes[d.node].inbox.push(ev);
             }
             Ev::Deliver { to, link, bytes } => {
                 let lnow = self.local_now(to);
@@ -646,24 +671,25 @@ impl Sim {
                     self.drain(to);
                 }
             }
-            Ev::Done {
-                node: i,
-                incarnation,
-                id,
-                outcome,
-                effect,
-            } => {
+            Ev::Done(done) => {
+                let Done {
+                    node: i,
+                    incarnation,
+                    id,
+                    outcome,
+                    effect,
+                } = *done;
                 // The effect on the world happens even if the node that
                 // asked died meanwhile (a power-off does not care).
                 match &effect {
                     Effect::None => {}
                     Effect::Stopped(r) if self.nodes[i].incarnation == incarnation => {
-                        self.nodes[i].running.remove(r);
+                        self.running_changed |= self.nodes[i].running.remove(r);
                     }
                     Effect::StartFailed(r, still_up)
                         if self.nodes[i].incarnation == incarnation && !still_up =>
                     {
-                        self.nodes[i].running.remove(r);
+                        self.running_changed |= self.nodes[i].running.remove(r);
                     }
                     Effect::PowerOff(t) => {
                         let name = self.nodes[*t].name.clone();
