@@ -188,28 +188,11 @@ fn devices(n: usize, delay_n1: &str) -> String {
 const ONE: &str = "[resource.ip]\nagent = \"vip\"\nparams = { ip = \"10.9.0.1\" }\n";
 
 fn assert_ok(s: &Sim) {
-    if let Some(v) = &s.violation {
-        panic!("{}", s.report(v));
-    }
+    check::assert_ok(s);
 }
 
 fn settle(s: &mut Sim) {
-    let bound = check::convergence_bound(s);
-    let deadline = s.now + bound;
-    while s.now < deadline {
-        s.run_for(Duration::from_millis(250));
-        assert_ok(s);
-        if check::converged(s).is_none() {
-            return;
-        }
-    }
-    panic!(
-        "{}",
-        s.report(&format!(
-            "not converged within {bound}: {:?}",
-            check::converged(s)
-        ))
-    );
+    check::settle(s, Duration::from_millis(250), Duration::ZERO);
 }
 
 #[test]

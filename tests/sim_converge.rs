@@ -62,29 +62,12 @@ fn cluster(n: usize, quorum: &str, fencing: &str) -> String {
 const WATCHDOG: &str = "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"5s\"\n";
 
 fn assert_ok(s: &Sim) {
-    if let Some(v) = &s.violation {
-        panic!("{}", s.report(v));
-    }
+    check::assert_ok(s);
 }
 
 /// Runs until converged, failing if that takes longer than the bound.
 fn converge(s: &mut Sim) -> Duration {
-    let bound = check::convergence_bound(s);
-    let start = s.now;
-    while s.now < start + bound {
-        s.run_for(Duration::from_millis(100));
-        assert_ok(s);
-        if check::converged(s).is_none() {
-            return Duration::from_millis(s.now.as_millis() - start.as_millis());
-        }
-    }
-    panic!(
-        "{}",
-        s.report(&format!(
-            "not converged within {bound}: {:?}",
-            check::converged(s)
-        ))
-    );
+    check::settle(s, Duration::from_millis(100), Duration::ZERO)
 }
 
 /// Runs in small steps until a log line contains `text`.

@@ -31,35 +31,10 @@ fn cluster(extra: &str) -> Sim {
     s
 }
 
-fn assert_ok(s: &Sim) {
-    if let Some(v) = &s.violation {
-        panic!("{}", s.report(v));
-    }
-}
-
+/// Converged, and still converged a second later: the DC is not about to
+/// act again (a clear, then a re-placement).
 fn settle(s: &mut Sim) {
-    let bound = check::convergence_bound(s);
-    let deadline = s.now + bound;
-    while s.now < deadline {
-        s.run_for(Duration::from_millis(250));
-        assert_ok(s);
-        if check::converged(s).is_none() {
-            // Converged once; a second look a little later makes sure the
-            // DC is not about to act again (a clear, then a re-placement).
-            s.run_for(Duration::from_secs(1));
-            assert_ok(s);
-            if check::converged(s).is_none() {
-                return;
-            }
-        }
-    }
-    panic!(
-        "{}",
-        s.report(&format!(
-            "not converged within {bound}: {:?}",
-            check::converged(s)
-        ))
-    );
+    check::settle(s, Duration::from_millis(250), Duration::from_secs(1));
 }
 
 /// The node running the whole group (both members, nowhere else).

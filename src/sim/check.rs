@@ -206,3 +206,41 @@ pub fn converged(sim: &Sim) -> Option<String> {
     }
     None
 }
+
+/// For tests: panics with the history's report if an invariant broke.
+pub fn assert_ok(sim: &Sim) {
+    if let Some(v) = &sim.violation {
+        panic!("{}", sim.report(v));
+    }
+}
+
+/// For tests: runs `sim` in `step`s until it has converged (and, when
+/// `confirm` is not zero, is still converged `confirm` later, so a DC
+/// about to act again is caught), checking the invariants after every
+/// step. Panics with the report if one breaks or the convergence bound
+/// passes. Returns how long it took.
+pub fn settle(sim: &mut Sim, step: Duration, confirm: Duration) -> Duration {
+    let bound = convergence_bound(sim);
+    let start = sim.now;
+    while sim.now < start + bound {
+        sim.run_for(step);
+        assert_ok(sim);
+        if converged(sim).is_none() {
+            if confirm == Duration::ZERO {
+                return sim.now.saturating_since(start);
+            }
+            sim.run_for(confirm);
+            assert_ok(sim);
+            if converged(sim).is_none() {
+                return sim.now.saturating_since(start);
+            }
+        }
+    }
+    panic!(
+        "{}",
+        sim.report(&format!(
+            "not converged within {bound}: {:?}",
+            converged(sim)
+        ))
+    );
+}
