@@ -6,7 +6,7 @@
 //!   on every core (`HA_SIM_THREADS=N` to choose).
 //! - `HA_SIM_SEED=S cargo test --test sim random_seeds -- --nocapture`: replay seed S.
 
-use ha::sim::{Sim, check, random};
+use ha::sim::{FenceBehaviour, Sim, check, random};
 use ha::time::Duration;
 
 const FAULT_TIME: Duration = Duration::from_secs(40);
@@ -358,6 +358,70 @@ fn node_restarting_faster_than_the_timeout() {
     assert_ok(&s);
     settle(&mut s);
     assert_eq!(s.running_on("ip").len(), 1);
+}
+
+/// n3 holds the vip and crashes; once the DC starts fencing it (a slow
+/// device, 4 s), n2 freezes for `freeze` so the DC loses quorum and its
+/// reign ends with the fence still running. Returns the finished sim.
+fn fence_across_reigns(freeze: Duration) -> Sim {
+    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
+    let mut s = sim(
+        &cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}")),
+        12,
+    );
+    s.fence = FenceBehaviour::Works { latency_ms: 4000 };
+    s.reboot_after = None;
+    settle(&mut s);
+    assert_eq!(holder(&s, "ip"), 2);
+    s.crash(2);
+    let fencing = |s: &Sim| {
+        s.log
+            .iter()
+            .filter(|l| l.contains("fencing: target=n3"))
+            .count()
+    };
+    while fencing(&s) == 0 {
+        s.run_for(Duration::from_millis(10));
+        assert!(
+            s.now.as_millis() < 60_000,
+            "{}",
+            s.report("n3 never fenced")
+        );
+    }
+    s.pause(1, freeze);
+    s.run_for(Duration::from_secs(15));
+    assert_ok(&s);
+    assert!(
+        s.log
+            .iter()
+            .any(|l| l.contains("dc: stepping down node=n1")),
+        "{}",
+        s.report("set-up: n1 should have lost quorum while fencing")
+    );
+    assert_eq!(fencing(&s), 1, "{}", s.report("n3 fenced more than once"));
+    assert_eq!(
+        s.running_on("ip"),
+        vec!["n1".to_string()],
+        "{}",
+        s.report("ip")
+    );
+    s
+}
+
+#[test]
+fn a_fence_result_between_reigns_still_counts() {
+    // Goal: a fence confirmation that arrives while the DC is between
+    // reigns (it lost quorum meanwhile) is kept: the next reign treats the
+    // node as off and recovers its resources without fencing it again
+    // (a second power-off could hit the node after it rebooted).
+    fence_across_reigns(Duration::from_secs(6));
+}
+
+#[test]
+fn a_fence_running_when_a_reign_begins_is_not_repeated() {
+    // Goal: a new reign that finds its own earlier fence of the node still
+    // running waits for that result instead of fencing a second time.
+    fence_across_reigns(Duration::from_millis(1500));
 }
 
 #[test]

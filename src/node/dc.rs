@@ -10,31 +10,41 @@ impl Node {
         self.reign_counter += 1;
         // Any node outside the membership may still run anything: it is
         // unclean until fenced or waited out (pacemaker's startup fencing).
-        let unclean = self
-            .config
-            .nodes
-            .iter()
-            .filter(|n| !members.contains(&n.id) && !self.ring.has_left(n.id))
-            .map(|n| {
-                (
-                    n.id,
-                    Unclean {
-                        since: now,
-                        fence_at: now,
-                        fencing: false,
-                        force: false,
-                    },
-                )
+        // A fence job still running (issued by an earlier reign) counts as
+        // this reign's attempt: its result resolves the node, and a second
+        // one could power off the node after it rebooted.
+        let fencing: BTreeSet<NodeId> = self
+            .inflight
+            .values()
+            .filter_map(|f| match f.job {
+                Job::Fence(t) => Some(t),
+                _ => None,
             })
             .collect();
-        // Nodes that left cleanly and were not heard since run nothing.
-        let gone = self
+        let (mut unclean, mut gone, mut off) = (BTreeMap::new(), BTreeSet::new(), Vec::new());
+        for n in self
             .config
             .nodes
             .iter()
-            .filter(|n| !members.contains(&n.id) && self.ring.has_left(n.id))
-            .map(|n| n.id)
-            .collect();
+            .filter(|n| !members.contains(&n.id))
+        {
+            // Nodes that left cleanly and were not heard since run nothing;
+            // so do nodes a device confirmed off (resolved below).
+            if self.ring.has_left(n.id) {
+                gone.insert(n.id);
+                continue;
+            }
+            if self.confirmed_off(n.id) {
+                off.push(n.id);
+            }
+            let u = Unclean {
+                since: now,
+                fence_at: now,
+                fencing: fencing.contains(&n.id),
+                force: false,
+            };
+            unclean.insert(n.id, u);
+        }
         self.reign = Some(Reign {
             token: (self.incarnation << 24) | (self.reign_counter & 0xff_ffff),
             members: members.clone(),
@@ -47,6 +57,10 @@ impl Node {
             next_id: 1,
             cib_sent: BTreeMap::new(),
         });
+        // Confirmed off between reigns: resolved like a fence result now.
+        for id in off {
+            self.resolve_unclean(id);
+        }
         let ids: Vec<NodeId> = self
             .reign
             .as_ref()
@@ -59,6 +73,15 @@ impl Node {
             log::Level::Info,
             format!("dc: taking over view={}", self.view),
         );
+    }
+
+    /// A fence device confirmed `id` off and nothing was heard from it
+    /// after that (a packet sent before the fence but delivered after it
+    /// voids the mark too, which only costs a second fence).
+    fn confirmed_off(&self, id: NodeId) -> bool {
+        self.fenced
+            .get(&id)
+            .is_some_and(|off| self.ring.last_heard(id).is_none_or(|h| h < *off))
     }
 
     pub(super) fn schedule_fence(&mut self, now: Instant, id: NodeId) {

@@ -262,6 +262,12 @@ pub struct Node {
     // Acting as DC.
     reign: Option<Reign>,
     reign_counter: u64,
+    /// Nodes a fence device confirmed off, and when (this node's clock).
+    /// Kept across reigns: a result that lands between two reigns still
+    /// counts, so the next reign does not fence the node again (possibly
+    /// right after it rebooted). Any packet heard from the node after that
+    /// time voids the mark (see `begin_reign`).
+    fenced: BTreeMap<NodeId, Instant>,
     // Authority and self-fencing.
     last_authorized: Instant,
     unauthorized_since: Option<Instant>,
@@ -336,6 +342,7 @@ impl Node {
             lrm: BTreeMap::new(),
             next_action: 1,
             inflight: BTreeMap::new(),
+            fenced: BTreeMap::new(),
             dc_ident: None,
             dc_token: 0,
             dc_hash: None,
@@ -647,6 +654,9 @@ impl Node {
 
     fn on_fence_done(&mut self, now: Instant, target: NodeId, outcome: Outcome) {
         let name = self.node_name(target);
+        if outcome == Outcome::Ok {
+            self.fenced.insert(target, now);
+        }
         let Some(reign) = self.reign.as_mut() else {
             return;
         };

@@ -365,6 +365,14 @@ impl Ring {
             .is_some_and(|p| self.fresh(p.last_heard.get(link).copied().flatten(), now))
     }
 
+    /// When `node` was last heard on any link, however long ago (None:
+    /// not since this boot, its restart or its leave).
+    pub fn last_heard(&self, node: NodeId) -> Option<Instant> {
+        self.peers
+            .get(&node)
+            .and_then(|p| p.last_heard.iter().flatten().max().copied())
+    }
+
     /// Peers heard on some link within the timeout (members or not).
     pub fn heard(&self, now: Instant) -> BTreeSet<NodeId> {
         self.peers
