@@ -4,7 +4,7 @@
 //! move with a lifetime and a ban stay, a move that cannot happen yet keeps
 //! its preference until it can, a move that would be undone by the
 //! placement keeps it, and a move to where the group already runs is
-//! refused. Requests go through `Node::handle_request`, as `ha` sends them
+//! refused. Requests go through `Sim::request` (`Node::handle_request`), as `ha` sends them
 //! over the control socket; a non-DC node forwards them to the DC.
 
 use ha::cib::Cib;
@@ -50,12 +50,7 @@ fn group_on(s: &Sim) -> String {
 
 fn request(s: &mut Sim, via: &str, req: Request) -> Response {
     let i = s.index(via);
-    let now = s.now;
-    s.nodes[i]
-        .node
-        .as_mut()
-        .expect("node is up")
-        .handle_request(now, req)
+    s.request(i, req).expect("node is up")
 }
 
 fn ok(s: &mut Sim, via: &str, req: Request) {

@@ -24,6 +24,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use crate::config::{Config, NodeId};
+use crate::ctl::proto::{Request, Response};
 use crate::node::{Action, ActionId, ActionKind, Dest, Node, Outcome};
 use crate::rng::Rng;
 use crate::time::{Duration, Instant};
@@ -160,6 +161,10 @@ pub struct SimNode {
     pub fed_at: Instant,
     /// Packets and results that arrived while paused.
     inbox: Vec<Ev>,
+    /// `node.poll_timeout()` as of the last `drain`: a node's timers change
+    /// only when it handles an input, and every input is followed by a
+    /// drain, so `next_at` need not ask every node on every step.
+    timer: Option<Instant>,
     pub unsafe_skip_fencing_wait: bool,
 }
 
@@ -246,6 +251,7 @@ impl Sim {
                 running: BTreeSet::new(),
                 fed_at: Instant::ZERO,
                 inbox: Vec::new(),
+                timer: None,
                 unsafe_skip_fencing_wait: false,
             });
         }
@@ -308,6 +314,15 @@ impl Sim {
         let inc = n.incarnation;
         self.note(format!("boot {name} incarnation={inc}"));
         self.drain(i);
+    }
+
+    /// Hands node `i` a control request, as `ha` does over the local
+    /// socket; None while it is down.
+    pub fn request(&mut self, i: usize, request: Request) -> Option<Response> {
+        let lnow = self.local_now(i);
+        let response = self.nodes[i].node.as_mut()?.handle_request(lnow, request);
+        self.drain(i);
+        Some(response)
     }
 
     /// Node `i` crashes (or is powered off): its processes are gone.
@@ -419,6 +434,7 @@ impl Sim {
         let persist = node.poll_persist();
         let issued = node.take_issued();
         let feed = node.watchdog_may_feed(lnow);
+        self.nodes[i].timer = node.poll_timeout();
         if let Some(p) = persist {
             self.nodes[i].persisted = Some(p);
         }
@@ -596,8 +612,8 @@ impl Sim {
             if n.paused {
                 continue;
             }
-            if let Some(node) = &n.node {
-                if let Some(t) = node.poll_timeout() {
+            if n.node.is_some() {
+                if let Some(t) = n.timer {
                     let global = Instant::from_millis(t.as_millis().saturating_sub(n.clock_offset))
                         .max(self.now);
                     if best.is_none_or(|(b, _)| global < b) {

@@ -31,6 +31,9 @@
 //!   12, hence the extended-nonce variant (same cipher, HChaCha20 subkey).
 //!   The nonce never repeats as long as each node persists its incarnation
 //!   and increments it every boot, and increments the sequence per packet.
+//!   XChaCha20 derives a subkey from the nonce's first 16 bytes, which here
+//!   hold only (sender, incarnation): [`Stream`] derives it once per sender
+//!   incarnation instead of once per packet; the bytes are the same.
 //! - The header is authenticated as associated data, so a forged sender,
 //!   incarnation or sequence fails the tag check.
 //! - [`Receiver`] keeps the highest incarnation per sender and a replay
@@ -49,7 +52,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
-use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
 
 use crate::config::NodeId;
 
@@ -167,7 +170,7 @@ impl fmt::Display for Drop {
 /// The cluster's packet key and id. Its `Debug` never shows the key.
 #[derive(Clone)]
 pub struct Keys {
-    cipher: XChaCha20Poly1305,
+    key: [u8; 32],
     cluster_id: [u8; 8],
 }
 
@@ -188,7 +191,7 @@ impl Keys {
         material.extend_from_slice(cluster_name.as_bytes());
         let derived = blake3::derive_key(KEY_CONTEXT, &material);
         Keys {
-            cipher: XChaCha20Poly1305::new(&derived.into()),
+            key: derived,
             cluster_id: cluster_id(cluster_name),
         }
     }
@@ -220,31 +223,116 @@ fn header_bytes(keys: &Keys, header: &Header) -> [u8; HEADER_LEN] {
     b
 }
 
-fn nonce(header: &Header) -> XNonce {
-    let mut n = [0u8; 24];
-    n[0..2].copy_from_slice(&header.sender.to_be_bytes());
-    n[8..16].copy_from_slice(&header.incarnation.to_be_bytes());
-    n[16..24].copy_from_slice(&header.sequence.to_be_bytes());
-    n.into()
+/// XChaCha20-Poly1305 for the packets of one sender incarnation: the 24-byte
+/// nonce is sender (2 bytes), 6 zero bytes, incarnation (8), sequence (8);
+/// XChaCha20 is ChaCha20 under the HChaCha20 subkey of the first 16 bytes
+/// with the nonce 0^4 || last 8 bytes. The subkey is fixed per (sender,
+/// incarnation), so it is derived once here, not once per packet.
+#[derive(Clone)]
+pub struct Stream {
+    sender: NodeId,
+    incarnation: u64,
+    cipher: ChaCha20Poly1305,
+}
+
+impl fmt::Debug for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stream")
+            .field("sender", &self.sender)
+            .field("incarnation", &self.incarnation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Streams are equal when they are for the same sender incarnation (under
+/// one cluster key, the cipher follows from those).
+impl PartialEq for Stream {
+    fn eq(&self, other: &Stream) -> bool {
+        self.fits(&Header {
+            kind: Kind::HEARTBEAT,
+            sender: other.sender,
+            incarnation: other.incarnation,
+            sequence: 0,
+        })
+    }
+}
+
+impl Eq for Stream {}
+
+impl Stream {
+    /// The cipher for `sender`'s packets of `incarnation`.
+    pub fn new(keys: &Keys, sender: NodeId, incarnation: u64) -> Stream {
+        let mut prefix = [0u8; 16];
+        prefix[0..2].copy_from_slice(&sender.to_be_bytes());
+        prefix[8..16].copy_from_slice(&incarnation.to_be_bytes());
+        let subkey = chacha20::hchacha::<chacha20::R20>(&keys.key.into(), &prefix.into());
+        Stream {
+            sender,
+            incarnation,
+            cipher: ChaCha20Poly1305::new(&subkey),
+        }
+    }
+
+    fn fits(&self, header: &Header) -> bool {
+        self.sender == header.sender && self.incarnation == header.incarnation
+    }
+
+    fn nonce(sequence: u64) -> Nonce {
+        let mut n = [0u8; 12];
+        n[4..12].copy_from_slice(&sequence.to_be_bytes());
+        n.into()
+    }
+
+    /// Seals `body` as the packet of `header`, which must be of this
+    /// stream's sender and incarnation.
+    fn seal(&self, keys: &Keys, header: &Header, body: &[u8]) -> Vec<u8> {
+        debug_assert!(self.fits(header));
+        let aad = header_bytes(keys, header);
+        // One buffer for the whole packet, encrypted in place: header, body,
+        // then the tag.
+        let mut packet = Vec::with_capacity(OVERHEAD + body.len());
+        packet.extend_from_slice(&aad);
+        packet.extend_from_slice(body);
+        let tag = self
+            .cipher
+            .encrypt_inout_detached(
+                &Self::nonce(header.sequence),
+                &aad,
+                (&mut packet[HEADER_LEN..]).into(),
+            )
+            // Encryption fails only for bodies over 256 GiB: a bug.
+            .expect("body too large to seal");
+        packet.extend_from_slice(&tag);
+        packet
+    }
+
+    /// Authenticates and decrypts `bytes`, whose header (already read with
+    /// [`peek_header`]) is of this stream's sender and incarnation.
+    fn open(&self, bytes: &[u8], header: &Header) -> Result<Vec<u8>, Drop> {
+        debug_assert!(self.fits(header));
+        if bytes.len() < OVERHEAD {
+            return Err(Drop::Short);
+        }
+        let (sealed, tag) = bytes[HEADER_LEN..].split_at(bytes.len() - OVERHEAD);
+        let tag = Tag::try_from(tag).map_err(|_| Drop::Short)?;
+        let mut body = sealed.to_vec();
+        self.cipher
+            .decrypt_inout_detached(
+                &Self::nonce(header.sequence),
+                &bytes[..HEADER_LEN],
+                body.as_mut_slice().into(),
+                &tag,
+            )
+            .map_err(|_| Drop::BadTag)?;
+        Ok(body)
+    }
 }
 
 /// Seals `body` into a packet. The caller guarantees that (sender,
 /// incarnation, sequence) is never used twice with these keys; [`Sender`]
-/// does that bookkeeping.
+/// does that bookkeeping (and keeps its [`Stream`]).
 pub fn seal(keys: &Keys, header: &Header, body: &[u8]) -> Vec<u8> {
-    let aad = header_bytes(keys, header);
-    // One buffer for the whole packet, encrypted in place: header, body,
-    // then the tag.
-    let mut packet = Vec::with_capacity(OVERHEAD + body.len());
-    packet.extend_from_slice(&aad);
-    packet.extend_from_slice(body);
-    let tag = keys
-        .cipher
-        .encrypt_inout_detached(&nonce(header), &aad, (&mut packet[HEADER_LEN..]).into())
-        // Encryption fails only for bodies over 256 GiB: a bug.
-        .expect("body too large to seal");
-    packet.extend_from_slice(&tag);
-    packet
+    Stream::new(keys, header.sender, header.incarnation).seal(keys, header, body)
 }
 
 /// Reads the clear header without authenticating anything. Useful for
@@ -279,18 +367,7 @@ pub fn peek_header(keys: &Keys, bytes: &[u8]) -> Result<Header, Drop> {
 /// does not catch replays; [`Receiver::open`] does.
 pub fn open(keys: &Keys, bytes: &[u8]) -> Result<(Header, Vec<u8>), Drop> {
     let header = peek_header(keys, bytes)?;
-    // peek_header checked that the header and the tag are there.
-    let (sealed, tag) = bytes[HEADER_LEN..].split_at(bytes.len() - OVERHEAD);
-    let tag = Tag::try_from(tag).map_err(|_| Drop::Short)?;
-    let mut body = sealed.to_vec();
-    keys.cipher
-        .decrypt_inout_detached(
-            &nonce(&header),
-            &bytes[..HEADER_LEN],
-            body.as_mut_slice().into(),
-            &tag,
-        )
-        .map_err(|_| Drop::BadTag)?;
+    let body = Stream::new(keys, header.sender, header.incarnation).open(bytes, &header)?;
     Ok((header, body))
 }
 
@@ -301,6 +378,8 @@ pub struct Sender {
     node: NodeId,
     incarnation: u64,
     next_sequence: u64,
+    /// Derived at the first seal (it needs the keys).
+    stream: Option<Stream>,
 }
 
 impl Sender {
@@ -311,6 +390,7 @@ impl Sender {
             node,
             incarnation,
             next_sequence: 0,
+            stream: None,
         }
     }
 
@@ -327,7 +407,9 @@ impl Sender {
             .next_sequence
             .checked_add(1)
             .expect("sequence exhausted");
-        seal(keys, &header, body)
+        self.stream
+            .get_or_insert_with(|| Stream::new(keys, self.node, self.incarnation))
+            .seal(keys, &header, body)
     }
 
     /// The sending node.
@@ -351,7 +433,7 @@ impl Sender {
 #[derive(Clone, Debug)]
 pub struct Receiver {
     local: NodeId,
-    peers: BTreeMap<NodeId, Option<(u64, ReplayWindow)>>,
+    peers: BTreeMap<NodeId, Option<(Stream, ReplayWindow)>>,
     drops: BTreeMap<Drop, u64>,
 }
 
@@ -387,31 +469,31 @@ impl Receiver {
         if header.sender == self.local {
             return Err(Drop::OwnPacket);
         }
-        let Some(state) = self.peers.get(&header.sender) else {
+        let Some(state) = self.peers.get_mut(&header.sender) else {
             return Err(Drop::UnknownNode);
         };
         // Cheap checks before the tag, so replay floods cost no decryption;
         // nothing is recorded until the tag checks out.
-        if let Some((incarnation, window)) = state {
-            if header.incarnation < *incarnation {
+        if let Some((stream, window)) = state {
+            if header.incarnation < stream.incarnation {
                 return Err(Drop::StaleIncarnation);
             }
-            if header.incarnation == *incarnation && !window.check(header.sequence) {
-                return Err(Drop::Replay);
+            if header.incarnation == stream.incarnation {
+                if !window.check(header.sequence) {
+                    return Err(Drop::Replay);
+                }
+                let body = stream.open(bytes, &header)?;
+                window.accept(header.sequence);
+                return Ok((header, body));
             }
         }
-        let (header, body) = open(keys, bytes)?;
-        let state = self.peers.get_mut(&header.sender).expect("checked above");
-        match state {
-            Some((incarnation, window)) if *incarnation == header.incarnation => {
-                window.accept(header.sequence);
-            }
-            _ => {
-                let mut window = ReplayWindow::new();
-                window.accept(header.sequence);
-                *state = Some((header.incarnation, window));
-            }
-        }
+        // First packet of this sender incarnation: a new stream, kept only
+        // once the tag checked out.
+        let stream = Stream::new(keys, header.sender, header.incarnation);
+        let body = stream.open(bytes, &header)?;
+        let mut window = ReplayWindow::new();
+        window.accept(header.sequence);
+        *state = Some((stream, window));
         Ok((header, body))
     }
 
@@ -433,7 +515,10 @@ impl Receiver {
 
     /// The newest incarnation heard from `node`.
     pub fn incarnation(&self, node: NodeId) -> Option<u64> {
-        self.peers.get(&node).copied().flatten().map(|(i, _)| i)
+        self.peers
+            .get(&node)
+            .and_then(|p| p.as_ref())
+            .map(|(s, _)| s.incarnation)
     }
 }
 
@@ -479,21 +564,32 @@ mod tests {
         assert_eq!(open(&k, &p), Ok((h, b"hello".to_vec())));
     }
 
-    /// Goal: the in-place seal and open are the standard XChaCha20-Poly1305
+    /// Goal: the in-place seal and open, with the subkey derived once per
+    /// sender incarnation ([`Stream`]), are the standard XChaCha20-Poly1305
     /// construction (header as associated data, tag after the body), so
-    /// the bytes on the wire do not depend on how the buffers are handled.
-    /// Method: compare with the crate's one-shot `encrypt`/`decrypt`.
+    /// the bytes on the wire do not depend on how they are computed.
+    /// Method: compare with the crate's one-shot `encrypt`/`decrypt`, also
+    /// for a packet sealed by a [`Sender`] and opened by a [`Receiver`].
     #[test]
     fn seal_matches_the_one_shot_aead() {
         use chacha20poly1305::aead::{Aead, Payload};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
         let k = keys();
         let h = hb(3, 7, 42);
+        let one_shot = XChaCha20Poly1305::new(&k.key.into());
+        // The documented nonce: sender, 6 zero bytes, incarnation, sequence.
+        let nonce = |h: &Header| -> XNonce {
+            let mut n = [0u8; 24];
+            n[0..2].copy_from_slice(&h.sender.to_be_bytes());
+            n[8..16].copy_from_slice(&h.incarnation.to_be_bytes());
+            n[16..24].copy_from_slice(&h.sequence.to_be_bytes());
+            n.into()
+        };
         for len in [0usize, 1, 15, 16, 17, 63, 64, 65, 300, 1000] {
             let body: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
             let packet = seal(&k, &h, &body);
             let aad = header_bytes(&k, &h);
-            let sealed = k
-                .cipher
+            let sealed = one_shot
                 .encrypt(
                     &nonce(&h),
                     Payload {
@@ -504,8 +600,7 @@ mod tests {
                 .unwrap();
             assert_eq!(&packet[..HEADER_LEN], &aad, "len {len}");
             assert_eq!(&packet[HEADER_LEN..], &sealed[..], "len {len}");
-            let plain = k
-                .cipher
+            let plain = one_shot
                 .decrypt(
                     &nonce(&h),
                     Payload {
@@ -515,6 +610,29 @@ mod tests {
                 )
                 .unwrap();
             assert_eq!(open(&k, &packet), Ok((h, plain)), "len {len}");
+        }
+        // The cached streams: three packets of one incarnation, then one of
+        // the next, each equal to the one-shot result.
+        let mut rx = Receiver::new(1, &[1, 3]);
+        for (inc, n) in [(7u64, 3u64), (8, 1)] {
+            let mut tx = Sender::new(3, inc);
+            for seq in 0..n {
+                let body = vec![seq as u8; 40];
+                let packet = tx.seal(&k, Kind::HEARTBEAT, &body);
+                let h = hb(3, inc, seq);
+                let aad = header_bytes(&k, &h);
+                let sealed = one_shot
+                    .encrypt(
+                        &nonce(&h),
+                        Payload {
+                            msg: &body,
+                            aad: &aad,
+                        },
+                    )
+                    .unwrap();
+                assert_eq!(&packet[HEADER_LEN..], &sealed[..], "inc {inc} seq {seq}");
+                assert_eq!(rx.open(&k, &packet), Ok((h, body)), "inc {inc} seq {seq}");
+            }
         }
     }
 
