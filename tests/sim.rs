@@ -425,6 +425,58 @@ fn a_fence_running_when_a_reign_begins_is_not_repeated() {
 }
 
 #[test]
+fn a_node_fenced_after_its_reboot_is_not_fenced_again() {
+    // Goal: n3 crashes and reboots while the DC's fence request for it is
+    // still running; the fence then powers off the new boot. The DC still
+    // counts n3 a member (heartbeats heard before the power-off) until the
+    // timeout, then loses it: fenced after it was last heard, so it is
+    // resolved, not fenced a second time (which would kill its next boot).
+    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
+    let mut s = sim(
+        &cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}")),
+        13,
+    );
+    s.fence = FenceBehaviour::Works { latency_ms: 1500 };
+    s.reboot_after = None;
+    settle(&mut s);
+    assert_eq!(holder(&s, "ip"), 2);
+    s.crash(2);
+    let count = |s: &Sim, what: &str| s.log.iter().filter(|l| l.contains(what)).count();
+    while count(&s, "fencing: target=n3") == 0 {
+        s.run_for(Duration::from_millis(10));
+        assert!(
+            s.now.as_millis() < 60_000,
+            "{}",
+            s.report("n3 never fenced")
+        );
+    }
+    // n3 boots again while the fence request is on its way.
+    s.run_for(Duration::from_millis(300));
+    s.boot(2);
+    s.run_for(Duration::from_secs(12));
+    assert_ok(&s);
+    let count = |what: &str| count(&s, what);
+    assert_eq!(
+        count("fence device powers off n3"),
+        1,
+        "{}",
+        s.report("n3 powered off twice")
+    );
+    assert_eq!(
+        count("fencing: target=n3"),
+        1,
+        "{}",
+        s.report("n3 fenced twice")
+    );
+    assert_eq!(
+        s.running_on("ip"),
+        vec!["n1".to_string()],
+        "{}",
+        s.report("ip")
+    );
+}
+
+#[test]
 fn replayed_and_forged_packets_are_dropped() {
     // Goal: replayed, forged and foreign packets are counted and dropped,
     // never acted on. Method: record real traffic, then inject replays of

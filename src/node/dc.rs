@@ -129,6 +129,7 @@ impl Node {
         } else if r.seq <= info.seq {
             return;
         }
+        self.reports_taken += 1;
         info.seq = r.seq;
         info.probed = r.probed;
         info.leaving = r.leaving;
@@ -252,6 +253,15 @@ impl Node {
             let name = self.node_name(x);
             if left {
                 self.event(log::Level::Info, format!("peer left cleanly: peer={name}"));
+                self.resolve_unclean(x);
+            } else if self.confirmed_off(x) {
+                // Still a member only through heartbeats heard before a
+                // fence that has since powered it off (it rebooted and was
+                // fenced by a request from before the reboot).
+                self.event(
+                    log::Level::Info,
+                    format!("peer lost, fenced after last heard: peer={name}"),
+                );
                 self.resolve_unclean(x);
             } else {
                 self.event(log::Level::Warn, format!("peer lost, unclean: peer={name}"));

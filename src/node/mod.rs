@@ -262,6 +262,8 @@ pub struct Node {
     // Acting as DC.
     reign: Option<Reign>,
     reign_counter: u64,
+    /// Member reports the DC accepted (not repeats): see `handle_datagram`.
+    reports_taken: u64,
     /// Nodes a fence device confirmed off, and when (this node's clock).
     /// Kept across reigns: a result that lands between two reigns still
     /// counts, so the next reign does not fence the node again (possibly
@@ -358,6 +360,7 @@ impl Node {
             cib_pushed_at: None,
             reign: None,
             reign_counter: 0,
+            reports_taken: 0,
             last_authorized: now,
             unauthorized_since: None,
             watchdog_off: false,
@@ -528,13 +531,14 @@ impl Node {
             match Msg::decode(&bytes) {
                 Some(Msg::Leave) => self.on_leave(now, header),
                 Some(m) => {
-                    let report = matches!(m, Msg::Report(_));
+                    let taken = self.reports_taken;
                     self.on_msg(now, header.sender, header.incarnation, m);
-                    // During a handover, a member's report (its probe, a
-                    // start result) lets the DC take the next step at once
-                    // instead of at the next tick: a group starts member
-                    // after member within milliseconds.
-                    if report
+                    // During a handover, a member's new report (its probe,
+                    // a start result) lets the DC take the next step at
+                    // once instead of at the next tick: a group starts
+                    // member after member within milliseconds. A repeat
+                    // (sent until acknowledged) changes nothing.
+                    if self.reports_taken != taken
                         && self.reign.is_some()
                         && self.handover_until.is_some_and(|t| now < t)
                     {
