@@ -319,7 +319,7 @@ impl Node {
                 .all(|m| r.reports.get(m).is_some_and(|i| i.probed))
         });
         if ready {
-            self.plan(now);
+            self.plan_if_changed(now);
         }
         // A node counted `gone` (fenced, waited out) that reports again as
         // a member is alive and may run what we start there: its next loss

@@ -264,6 +264,9 @@ pub struct Node {
     reign_counter: u64,
     /// Member reports the DC accepted (not repeats): see `handle_datagram`.
     reports_taken: u64,
+    /// `plan_inputs` of the last plan that changed nothing (see
+    /// `plan_if_changed`).
+    planned: Option<u64>,
     /// Nodes a fence device confirmed off, and when (this node's clock).
     /// Kept across reigns: a result that lands between two reigns still
     /// counts, so the next reign does not fence the node again (possibly
@@ -361,6 +364,7 @@ impl Node {
             reign: None,
             reign_counter: 0,
             reports_taken: 0,
+            planned: None,
             last_authorized: now,
             unauthorized_since: None,
             watchdog_off: false,

@@ -19,6 +19,46 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::*;
 
 impl Node {
+    /// Runs [`Node::plan`] unless the last run found nothing to do on the
+    /// same inputs. `plan` is a function of the reign and the cib only (the
+    /// lease and quorum are checked when a step is issued, and issuing
+    /// changes `outstanding`), so a state it left unchanged stays a fixed
+    /// point until an input changes; re-planning it every tick only costs.
+    pub(super) fn plan_if_changed(&mut self, now: Instant) {
+        let before = self.plan_inputs();
+        if self.planned == Some(before) {
+            return;
+        }
+        self.plan(now);
+        let after = self.plan_inputs();
+        self.planned = (after == before).then_some(before);
+    }
+
+    /// A digest of what `plan` reads: the reign's members, reports (a
+    /// report's content changes only with its sequence), steps in flight,
+    /// unclean nodes and pending restarts, and the cib's key (every cib
+    /// change bumps it).
+    fn plan_inputs(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        if let Some(r) = &self.reign {
+            r.token.hash(&mut h);
+            r.members.hash(&mut h);
+            for (n, i) in &r.reports {
+                (n, i.incarnation, i.seq).hash(&mut h);
+            }
+            for (id, p) in &r.outstanding {
+                (id, p.node).hash(&mut h);
+            }
+            for (n, u) in &r.unclean {
+                (n, u.force).hash(&mut h);
+            }
+            r.restart.hash(&mut h);
+        }
+        self.cib.key().hash(&mut h);
+        h.finish()
+    }
+
     pub(super) fn plan(&mut self, now: Instant) {
         let _ = now;
         let Some(reign) = self.reign.clone() else {
