@@ -277,6 +277,61 @@ fn five_to_three_to_two_with_last_man_standing() {
 }
 
 #[test]
+fn last_man_standing_counts_the_highest_expected_votes_among_members() {
+    // Goal: each heartbeat carries the sender's expected_votes and a
+    // partition counts the highest among its members (votequorum's
+    // nodeinfo rule). Method: of 5 nodes, n4 and n5 crash; a one-way cut
+    // n1 -> n2 restarts the last_man_standing window of n1 and n2 only, so
+    // n3 alone lowers expected_votes to 3. n1 crashes before the others'
+    // window ends: n2 (still 5) and n3 (3) remain. On its own value n3
+    // would be quorate (2 of 3); counting n2's 5 it is not, and the two
+    // agree.
+    let q = "last_man_standing = true\nlast_man_standing_window = \"3s\"";
+    let mut s = sim(&cluster(5, q, &devices(5, "0s"), ONE), 14);
+    s.reboot_after = None;
+    settle(&mut s);
+    let t0 = s.now;
+    s.crash(3);
+    s.crash(4);
+    s.run_until(t0 + Duration::from_millis(2000));
+    s.set_reach(&[0], &[1], false);
+    s.run_until(t0 + Duration::from_millis(3500));
+    s.heal();
+    s.run_until(t0 + Duration::from_millis(5000));
+    let q = |s: &Sim, i: usize| s.nodes[i].node.as_ref().unwrap().quorum_state();
+    let own = |s: &Sim, i: usize| {
+        s.nodes[i]
+            .node
+            .as_ref()
+            .unwrap()
+            .advertised_expected_votes()
+    };
+    let (own2, own3) = (own(&s, 1), own(&s, 2));
+    assert_eq!(own3, 3, "{}", s.report("set-up: n3 should have lowered"));
+    assert_eq!(
+        own2,
+        5,
+        "{}",
+        s.report("set-up: n2 should not have lowered")
+    );
+    s.crash(0);
+    s.run_for(Duration::from_secs(3));
+    assert_ok(&s);
+    for i in [1, 2] {
+        let st = q(&s, i);
+        assert_eq!(
+            st.expected_votes,
+            5,
+            "n{} {st:?}\n{}",
+            i + 1,
+            s.report("expected")
+        );
+        assert!(!st.quorate, "n{} {st:?}\n{}", i + 1, s.report("quorate"));
+    }
+    assert_eq!(s.dc(), None);
+}
+
+#[test]
 fn two_two_split_with_auto_tie_breaker() {
     // Goal: on an even split the half with the lowest node id stays quorate.
     let mut s = sim(

@@ -784,6 +784,11 @@ impl Node {
             );
         }
         let members = self.ring.members(now);
+        for m in members.iter().filter(|m| **m != self.local) {
+            if let Some(v) = self.ring.expected_votes(*m) {
+                self.quorum.advertise(*m, v);
+            }
+        }
         self.qs = self.quorum.update(now, &members);
         if self.quorum.poll_timeout().is_some_and(|t| t <= now) {
             self.qs = self.quorum.handle_timeout(now);
@@ -834,9 +839,13 @@ impl Node {
             self.config.heartbeat.links.len().max(1)
         };
         for link in 0..links {
-            let bytes = self
-                .ring
-                .heartbeat(now, self.qs.quorate, self.view, self.config.hash);
+            let bytes = self.ring.heartbeat(
+                now,
+                self.qs.quorate,
+                self.view,
+                self.config.hash,
+                self.quorum.expected_votes(),
+            );
             self.transmits.push_back(Transmit {
                 link,
                 dest: Dest::All,
@@ -1211,6 +1220,13 @@ impl Node {
     /// The last quorum calculation.
     pub fn quorum_state(&self) -> QuorumState {
         self.qs
+    }
+
+    /// The expected_votes this node advertises in its heartbeats (its own:
+    /// configured, raised by members, lowered by last_man_standing); the
+    /// one in `quorum_state` is the highest among the members.
+    pub fn advertised_expected_votes(&self) -> u32 {
+        self.quorum.expected_votes()
     }
 
     /// Starts and stops this node issued as DC since the last call.

@@ -76,6 +76,8 @@ pub struct Ring {
     peers: BTreeMap<NodeId, Peer>,
     number: u64,
     last_tick: Option<Instant>,
+    /// The latest `tick` or `handle_datagram` (see `absorb_gap`).
+    last_input: Option<Instant>,
     /// After a stall of this node, it listens until then before acting.
     listen_until: Instant,
     /// No DC is named before this (one timeout after boot).
@@ -127,6 +129,7 @@ impl Ring {
                 .collect(),
             number: 0,
             last_tick: None,
+            last_input: None,
             listen_until: Instant::ZERO,
             vote_from: None,
             named: None,
@@ -154,6 +157,7 @@ impl Ring {
         link: usize,
         bytes: &[u8],
     ) -> Option<(wire::Header, Vec<u8>)> {
+        self.absorb_gap(now);
         let (header, body) = self.receiver.open(&self.keys, bytes).ok()?;
         let links = self.links;
         let peer = self.peers.get_mut(&header.sender)?;
@@ -254,6 +258,7 @@ impl Ring {
     /// so a paused node neither declares everyone dead nor acts on a stale
     /// view. Returns whether a stall was detected.
     pub fn tick(&mut self, now: Instant) -> bool {
+        self.absorb_gap(now);
         let stalled = self
             .last_tick
             .is_some_and(|t| now.saturating_since(t) > self.timeout);
@@ -280,6 +285,43 @@ impl Ring {
             .filter(|(d, until)| now < *until && choice != Some(*d));
         self.named = if pending.is_some() { None } else { choice };
         stalled
+    }
+
+    /// Ticks come every interval, so a longer gap between two inputs means
+    /// this node was paused, its timers ran late, or its clock jumped
+    /// forward. Only the first two let real time pass, and the node cannot
+    /// tell which; so the excess counts as no time for what must not run
+    /// out early because of a jump: the vote it gave a DC (which that DC's
+    /// lease relies on) and when it last heard each peer. Its own send
+    /// times (its lease as DC) are not shifted: that lease may only end
+    /// early. A real pause costs at most the excess in later loss
+    /// detection and a later switch to a new DC.
+    fn absorb_gap(&mut self, now: Instant) {
+        let last = self
+            .last_input
+            .replace(now.max(self.last_input.unwrap_or(now)));
+        let Some(last) = last else {
+            return;
+        };
+        let gap = now.saturating_since(last).as_millis();
+        let Some(excess) = gap
+            .checked_sub(self.interval.as_millis())
+            .filter(|e| *e > 0)
+            .map(Duration::from_millis)
+        else {
+            return;
+        };
+        if let Some((_, until)) = self.vote.as_mut() {
+            *until = *until + excess;
+        }
+        for p in self.peers.values_mut() {
+            for l in p.last_heard.iter_mut().flatten() {
+                *l = (*l + excess).min(now);
+            }
+            if let Some((_, at)) = p.heartbeat.as_mut() {
+                *at = (*at + excess).min(now);
+            }
+        }
     }
 
     /// The DC to name now (see the module docs).
@@ -371,6 +413,15 @@ impl Ring {
         self.peers
             .get(&node)
             .and_then(|p| p.last_heard.iter().flatten().max().copied())
+    }
+
+    /// The expected_votes in `node`'s latest heartbeat, if it gave one.
+    pub fn expected_votes(&self, node: NodeId) -> Option<u32> {
+        self.peers
+            .get(&node)
+            .and_then(|p| p.heartbeat.as_ref())
+            .map(|(hb, _)| hb.expected_votes)
+            .filter(|v| *v > 0)
     }
 
     /// Peers heard on some link within the timeout (members or not).
@@ -473,6 +524,7 @@ impl Ring {
         quorate: bool,
         view: u64,
         config_hash: [u8; 32],
+        expected_votes: u32,
     ) -> Vec<u8> {
         self.number += 1;
         self.sent.push_back((self.number, now));
@@ -517,6 +569,7 @@ impl Ring {
             view_members: members,
             quorate,
             config_hash,
+            expected_votes,
             ..Heartbeat::default()
         };
         let body = hb.encode();

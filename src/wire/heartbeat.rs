@@ -59,6 +59,10 @@ pub struct Heartbeat {
     pub acting: bool,
     /// blake3 of the sender's config text.
     pub config_hash: [u8; 32],
+    /// The sender's expected_votes (configured, raised by members, lowered
+    /// by `last_man_standing`), as votequorum's nodeinfo carries it: a
+    /// partition counts the highest among its members. 0: not given.
+    pub expected_votes: u32,
 }
 
 /// Bytes one encoded [`Heard`] takes.
@@ -80,7 +84,8 @@ impl Heartbeat {
         w.opt_u16(self.dc)
             .bool(self.quorate)
             .bool(self.acting)
-            .array(&self.config_hash);
+            .array(&self.config_hash)
+            .u32(self.expected_votes);
         w.into_bytes()
     }
 
@@ -118,6 +123,7 @@ impl Heartbeat {
             quorate: r.bool("heartbeat.quorate")?,
             acting: r.bool("heartbeat.acting")?,
             config_hash: r.array("heartbeat.config_hash")?,
+            expected_votes: r.u32("heartbeat.expected_votes")?,
         };
         r.finish("heartbeat")?;
         Ok(hb)
@@ -162,6 +168,7 @@ mod tests {
             quorate: true,
             acting: true,
             config_hash: [9; 32],
+            expected_votes: 5,
         }
     }
 
@@ -221,7 +228,7 @@ mod tests {
     /// Goal: a full 16-node heartbeat stays far below a 1500-byte MTU
     /// (docs/protocol.md quotes this size).
     #[test]
-    fn sixteen_node_heartbeat_is_487_bytes() {
+    fn sixteen_node_heartbeat_is_491_bytes() {
         let all: BTreeSet<NodeId> = (1..=16).collect();
         let hb = Heartbeat {
             number: 1,
@@ -241,8 +248,9 @@ mod tests {
             quorate: true,
             acting: true,
             config_hash: [0; 32],
+            expected_votes: 16,
         };
-        assert_eq!(hb.encode().len(), 487);
-        assert_eq!(hb.encode().len() + crate::wire::OVERHEAD, 535);
+        assert_eq!(hb.encode().len(), 491);
+        assert_eq!(hb.encode().len() + crate::wire::OVERHEAD, 539);
     }
 }
