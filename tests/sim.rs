@@ -253,18 +253,25 @@ fn two_node_cold_start_with_one_node_waits_for_all() {
     assert_eq!(s.running_on("ip").len(), 1);
 }
 
+/// Five nodes with last_man_standing (3 s window), settled; then n4 and
+/// n5 crash (no reboot).
+fn five_lose_two(seed: u64) -> Sim {
+    let q = "last_man_standing = true\nlast_man_standing_window = \"3s\"";
+    let mut s = sim(&cluster(5, q, &devices(5, "0s"), ONE), seed);
+    s.reboot_after = None;
+    settle(&mut s);
+    s.crash(4);
+    s.crash(3);
+    s
+}
+
 #[test]
 fn five_to_three_to_two_with_last_man_standing() {
     // Goal: with last_man_standing, expected_votes follows the shrinking
     // cluster once each change has lasted the window, so 2 of the original
     // 5 stay quorate. Method: crash two nodes, wait past the window, crash
     // a third; the remaining two keep a DC and the resource.
-    let q = "last_man_standing = true\nlast_man_standing_window = \"3s\"";
-    let mut s = sim(&cluster(5, q, &devices(5, "0s"), ONE), 4);
-    s.reboot_after = None;
-    settle(&mut s);
-    s.crash(4);
-    s.crash(3);
+    let mut s = five_lose_two(4);
     s.run_for(Duration::from_secs(10));
     assert_ok(&s);
     assert!(s.dc().is_some());
@@ -286,13 +293,8 @@ fn last_man_standing_counts_the_highest_expected_votes_among_members() {
     // window ends: n2 (still 5) and n3 (3) remain. On its own value n3
     // would be quorate (2 of 3); counting n2's 5 it is not, and the two
     // agree.
-    let q = "last_man_standing = true\nlast_man_standing_window = \"3s\"";
-    let mut s = sim(&cluster(5, q, &devices(5, "0s"), ONE), 14);
-    s.reboot_after = None;
-    settle(&mut s);
+    let mut s = five_lose_two(14);
     let t0 = s.now;
-    s.crash(3);
-    s.crash(4);
     s.run_until(t0 + Duration::from_millis(2000));
     s.set_reach(&[0], &[1], false);
     s.run_until(t0 + Duration::from_millis(3500));
@@ -415,27 +417,23 @@ fn node_restarting_faster_than_the_timeout() {
     assert_eq!(s.running_on("ip").len(), 1);
 }
 
-/// n3 holds the vip and crashes; once the DC starts fencing it (a slow
-/// device, 4 s), n2 freezes for `freeze` so the DC loses quorum and its
-/// reign ends with the fence still running. Returns the finished sim.
-fn fence_across_reigns(freeze: Duration) -> Sim {
+fn lines(s: &Sim, what: &str) -> usize {
+    s.log.iter().filter(|l| l.contains(what)).count()
+}
+
+/// Three nodes, the vip preferring n3, fence devices answering after
+/// `latency_ms`, no reboots; n3 crashes. Returns once the DC started
+/// fencing it.
+fn n3_crashes_and_fencing_starts(seed: u64, latency_ms: u64) -> Sim {
     let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
-    let mut s = sim(
-        &cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}")),
-        12,
-    );
-    s.fence = FenceBehaviour::Works { latency_ms: 4000 };
+    let text = cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}"));
+    let mut s = sim(&text, seed);
+    s.fence = FenceBehaviour::Works { latency_ms };
     s.reboot_after = None;
     settle(&mut s);
     assert_eq!(holder(&s, "ip"), 2);
     s.crash(2);
-    let fencing = |s: &Sim| {
-        s.log
-            .iter()
-            .filter(|l| l.contains("fencing: target=n3"))
-            .count()
-    };
-    while fencing(&s) == 0 {
+    while lines(&s, "fencing: target=n3") == 0 {
         s.run_for(Duration::from_millis(10));
         assert!(
             s.now.as_millis() < 60_000,
@@ -443,6 +441,14 @@ fn fence_across_reigns(freeze: Duration) -> Sim {
             s.report("n3 never fenced")
         );
     }
+    s
+}
+
+/// n3 holds the vip and crashes; once the DC starts fencing it (a slow
+/// device, 4 s), n2 freezes for `freeze` so the DC loses quorum and its
+/// reign ends with the fence still running. Returns the finished sim.
+fn fence_across_reigns(freeze: Duration) -> Sim {
+    let mut s = n3_crashes_and_fencing_starts(12, 4000);
     s.pause(1, freeze);
     s.run_for(Duration::from_secs(15));
     assert_ok(&s);
@@ -453,14 +459,16 @@ fn fence_across_reigns(freeze: Duration) -> Sim {
         "{}",
         s.report("set-up: n1 should have lost quorum while fencing")
     );
-    assert_eq!(fencing(&s), 1, "{}", s.report("n3 fenced more than once"));
-    assert_eq!(
-        s.running_on("ip"),
-        vec!["n1".to_string()],
-        "{}",
-        s.report("ip")
-    );
+    fenced_once_and_ip_on_n1(&s);
     s
+}
+
+/// n3 was fenced once only, and the vip runs on n1 alone.
+fn fenced_once_and_ip_on_n1(s: &Sim) {
+    let fenced = lines(s, "fencing: target=n3");
+    assert_eq!(fenced, 1, "{}", s.report("n3 fenced more than once"));
+    let on = s.running_on("ip");
+    assert_eq!(on, vec!["n1".to_string()], "{}", s.report("ip"));
 }
 
 #[test]
@@ -486,49 +494,20 @@ fn a_node_fenced_after_its_reboot_is_not_fenced_again() {
     // counts n3 a member (heartbeats heard before the power-off) until the
     // timeout, then loses it: fenced after it was last heard, so it is
     // resolved, not fenced a second time (which would kill its next boot).
-    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
-    let mut s = sim(
-        &cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}")),
-        13,
-    );
-    s.fence = FenceBehaviour::Works { latency_ms: 1500 };
-    s.reboot_after = None;
-    settle(&mut s);
-    assert_eq!(holder(&s, "ip"), 2);
-    s.crash(2);
-    let count = |s: &Sim, what: &str| s.log.iter().filter(|l| l.contains(what)).count();
-    while count(&s, "fencing: target=n3") == 0 {
-        s.run_for(Duration::from_millis(10));
-        assert!(
-            s.now.as_millis() < 60_000,
-            "{}",
-            s.report("n3 never fenced")
-        );
-    }
+    let mut s = n3_crashes_and_fencing_starts(13, 1500);
     // n3 boots again while the fence request is on its way.
     s.run_for(Duration::from_millis(300));
     s.boot(2);
     s.run_for(Duration::from_secs(12));
     assert_ok(&s);
-    let count = |what: &str| count(&s, what);
+    let count = |what: &str| lines(&s, what);
     assert_eq!(
         count("fence device powers off n3"),
         1,
         "{}",
         s.report("n3 powered off twice")
     );
-    assert_eq!(
-        count("fencing: target=n3"),
-        1,
-        "{}",
-        s.report("n3 fenced twice")
-    );
-    assert_eq!(
-        s.running_on("ip"),
-        vec!["n1".to_string()],
-        "{}",
-        s.report("ip")
-    );
+    fenced_once_and_ip_on_n1(&s);
 }
 
 #[test]

@@ -585,19 +585,19 @@ mod tests {
             n[16..24].copy_from_slice(&h.sequence.to_be_bytes());
             n.into()
         };
+        let one_shot_seal = |h: &Header, body: &[u8]| {
+            let aad = header_bytes(&k, h);
+            let payload = Payload {
+                msg: body,
+                aad: &aad,
+            };
+            one_shot.encrypt(&nonce(h), payload).unwrap()
+        };
         for len in [0usize, 1, 15, 16, 17, 63, 64, 65, 300, 1000] {
             let body: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
             let packet = seal(&k, &h, &body);
             let aad = header_bytes(&k, &h);
-            let sealed = one_shot
-                .encrypt(
-                    &nonce(&h),
-                    Payload {
-                        msg: &body,
-                        aad: &aad,
-                    },
-                )
-                .unwrap();
+            let sealed = one_shot_seal(&h, &body);
             assert_eq!(&packet[..HEADER_LEN], &aad, "len {len}");
             assert_eq!(&packet[HEADER_LEN..], &sealed[..], "len {len}");
             let plain = one_shot
@@ -620,16 +620,7 @@ mod tests {
                 let body = vec![seq as u8; 40];
                 let packet = tx.seal(&k, Kind::HEARTBEAT, &body);
                 let h = hb(3, inc, seq);
-                let aad = header_bytes(&k, &h);
-                let sealed = one_shot
-                    .encrypt(
-                        &nonce(&h),
-                        Payload {
-                            msg: &body,
-                            aad: &aad,
-                        },
-                    )
-                    .unwrap();
+                let sealed = one_shot_seal(&h, &body);
                 assert_eq!(&packet[HEADER_LEN..], &sealed[..], "inc {inc} seq {seq}");
                 assert_eq!(rx.open(&k, &packet), Ok((h, body)), "inc {inc} seq {seq}");
             }
