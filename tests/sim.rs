@@ -6,6 +6,7 @@
 //!   on every core (`HA_SIM_THREADS=N` to choose).
 //! - `HA_SIM_SEED=S cargo test --test sim random_seeds -- --nocapture`: replay seed S.
 
+use ha::ctl::proto::{NodeRole, Request, Response};
 use ha::sim::{FenceBehaviour, Sim, check, random};
 use ha::time::Duration;
 
@@ -508,6 +509,56 @@ fn a_node_fenced_after_its_reboot_is_not_fenced_again() {
         s.report("n3 powered off twice")
     );
     fenced_once_and_ip_on_n1(&s);
+}
+
+#[test]
+fn watchdog_wait_for_a_lost_node_starts_at_the_loss() {
+    // Goal: a member whose stop failed is unclean while still a member; with
+    // a fence device it stays commanded (it keeps its lease and feeds its
+    // watchdog) while the device fails. When it is then lost, the DC waits
+    // the 2 x watchdog timeout from the loss, not from when it became
+    // unclean, before starting its resource elsewhere: by then the node,
+    // alone and unable to stop it, has been reset by its watchdog. Method:
+    // n3 holds the vip, its stop fails (standby), every fence fails; after
+    // more than 2 x watchdog n3 is cut off. The checker's invariant 2 (vip
+    // on two nodes) must hold throughout, and the vip ends on one node.
+    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
+    let fencing = format!(
+        "{}[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"3s\"\n",
+        devices(3, "0s")
+    );
+    let mut s = sim(&cluster(3, "", &fencing, &format!("{ONE}{prefer}")), 15);
+    s.reboot_after = None;
+    settle(&mut s);
+    assert_eq!(holder(&s, "ip"), 2);
+    s.fence = FenceBehaviour::Fails { latency_ms: 200 };
+    s.agent.stop_fail = 1.0;
+    let standby = Request::NodeRole {
+        node: "n3".into(),
+        role: NodeRole::Standby,
+    };
+    assert!(matches!(s.request(0, standby), Some(Response::Ok { .. })));
+    s.run_for(Duration::from_secs(8));
+    assert!(
+        lines(&s, "stop failed, fencing: target=n3") > 0,
+        "{}",
+        s.report("set-up")
+    );
+    assert_eq!(
+        s.running_on("ip"),
+        vec!["n3".to_string()],
+        "{}",
+        s.report("set-up")
+    );
+    s.partition(&[&[0, 1], &[2]]);
+    s.run_for(Duration::from_secs(10));
+    assert_ok(&s);
+    assert!(
+        lines(&s, "watchdog reset n3") > 0,
+        "{}",
+        s.report("n3 not reset")
+    );
+    assert_eq!(s.running_on("ip").len(), 1, "{}", s.report("ip"));
 }
 
 #[test]

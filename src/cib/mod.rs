@@ -317,6 +317,19 @@ impl Cib {
         true
     }
 
+    /// [`Cib::set_active`] from a borrowed map, copied only if it differs.
+    pub fn set_active_from(
+        &mut self,
+        node: &str,
+        states: &BTreeMap<String, ResourceState>,
+    ) -> bool {
+        if self.active.get(node) == Some(states) {
+            return false;
+        }
+        self.active.insert(node.to_string(), states.clone());
+        true
+    }
+
     /// Nodes where `resource` may be active (anything but a confirmed stop).
     pub fn active_on(&self, resource: &str) -> Vec<String> {
         self.active

@@ -98,6 +98,7 @@ impl Node {
     }
 
     pub(super) fn mark_unclean(&mut self, now: Instant, id: NodeId, force: bool) {
+        let has_device = self.fence_delay(id).is_some();
         let Some(reign) = self.reign.as_mut() else {
             return;
         };
@@ -109,6 +110,18 @@ impl Node {
             fencing: false,
             force,
         });
+        // Lost after being unclean as a member (a failed stop, with a fence
+        // device that has not confirmed yet): it was commanded, so it kept
+        // its lease and fed its watchdog until now. The watchdog wait
+        // starts at the loss, not when it became unclean (seed
+        // 18040846197652746969: the wait was over at once and its resource
+        // started elsewhere while it still ran). Only a member fenced
+        // through its own watchdog (no device) stopped being commanded at
+        // `since`.
+        let self_fencing = entry.force && !has_device;
+        if !force && !self_fencing {
+            entry.since = now;
+        }
         entry.force |= force;
         self.schedule_fence(now, id);
     }
@@ -296,19 +309,17 @@ impl Node {
             self.bump();
         }
         // Where things run, from the reports.
-        let member_states: Vec<(String, BTreeMap<String, ResourceState>)> = self
-            .reign
-            .as_ref()
-            .map(|r| {
-                r.reports
-                    .iter()
-                    .map(|(n, i)| (self.node_name(*n), i.states.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
         let mut changed = false;
-        for (n, s) in member_states {
-            changed |= self.cib.set_active(&n, s);
+        if let Some(r) = self.reign.as_ref() {
+            for (n, i) in &r.reports {
+                // As `node_name`, without copying the name: `self.cib` is
+                // borrowed mutably here.
+                let name: std::borrow::Cow<str> = match self.config.node_by_id(*n) {
+                    Some(c) => c.name.as_str().into(),
+                    None => n.to_string().into(),
+                };
+                changed |= self.cib.set_active_from(&name, &i.states);
+            }
         }
         if changed {
             self.bump();

@@ -988,10 +988,10 @@ impl Node {
     /// The report with its sequence number bumped if anything changed.
     fn next_report(&mut self) -> Report {
         let mut report = self.current_report();
+        // Compared without its sequence (borrowed from the old one).
         let changed = self.last_report.as_ref().is_none_or(|old| {
-            let mut old = old.clone();
-            old.seq = 0;
-            old != report
+            report.seq = old.seq;
+            *old != report
         });
         if changed {
             self.report_seq += 1;

@@ -437,31 +437,35 @@ impl Ring {
     pub fn members(&self, now: Instant) -> BTreeSet<NodeId> {
         let mut out = BTreeSet::from([self.local]);
         for (id, p) in &self.peers {
-            let heard = p.last_heard.iter().any(|t| self.fresh(*t, now));
-            let hears_us = p.heartbeat.as_ref().is_some_and(|(hb, at)| {
-                self.fresh(Some(*at), now)
-                    && hb
-                        .hears
-                        .iter()
-                        .any(|h| h.node == self.local && h.incarnation == self.incarnation)
-            });
-            if heard && hears_us {
+            if self.is_member(p, now) {
                 out.insert(*id);
             }
         }
         out
     }
 
+    /// Heard within the timeout, and its latest heartbeat (also fresh)
+    /// hears this incarnation.
+    fn is_member(&self, p: &Peer, now: Instant) -> bool {
+        let heard = p.last_heard.iter().any(|t| self.fresh(*t, now));
+        heard
+            && p.heartbeat.as_ref().is_some_and(|(hb, at)| {
+                self.fresh(Some(*at), now)
+                    && hb
+                        .hears
+                        .iter()
+                        .any(|h| h.node == self.local && h.incarnation == self.incarnation)
+            })
+    }
+
     /// When the first current member would be lost if nothing more is
     /// heard from it: the node ticks then, so loss is noticed at the
     /// timeout rather than up to an interval later.
     pub fn next_expiry(&self, now: Instant) -> Option<Instant> {
-        let members = self.members(now);
-        members
+        self.peers
             .iter()
-            .filter(|n| **n != self.local)
-            .filter_map(|n| {
-                let p = &self.peers[n];
+            .filter(|(n, p)| **n != self.local && self.is_member(p, now))
+            .filter_map(|(_, p)| {
                 let heard = p.last_heard.iter().flatten().max()?;
                 let (_, at) = p.heartbeat.as_ref()?;
                 Some((*heard).min(*at) + self.timeout)

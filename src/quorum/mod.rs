@@ -111,13 +111,10 @@ impl Votequorum {
     /// node ids are ignored. A changed set restarts the
     /// `last_man_standing` window.
     pub fn update(&mut self, now: Instant, members: &BTreeSet<NodeId>) -> QuorumState {
-        let members: BTreeSet<NodeId> = members
-            .iter()
-            .copied()
-            .filter(|n| self.nodes.contains_key(n))
-            .collect();
-        if members != self.members {
-            self.members = members;
+        let known = members.iter().filter(|n| self.nodes.contains_key(n));
+        // Called every tick; the set rarely changes, so compare first.
+        if !known.clone().eq(self.members.iter()) {
+            self.members = known.copied().collect();
             self.window_deadline = self
                 .options
                 .last_man_standing

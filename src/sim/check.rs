@@ -198,9 +198,15 @@ pub fn converged(sim: &Sim) -> Option<String> {
         let mut b = cib.active_on(&r.id);
         b.sort();
         if truth != b {
+            // What the DC has from those nodes, for the replay.
+            let states: Vec<String> = b
+                .iter()
+                .map(|n| format!("{n}: {:?}", cib.active.get(n)))
+                .collect();
             return Some(format!(
-                "{}: runs on {truth:?} but the DC believes {b:?}",
-                r.id
+                "{}: runs on {truth:?} but the DC believes {b:?} ({})",
+                r.id,
+                states.join("; ")
             ));
         }
     }
