@@ -126,7 +126,19 @@ impl Node {
                     if self.cib.role(&hname) == Role::Maintenance {
                         continue;
                     }
-                    if want.contains(&hname) && st == ResourceState::Running && !restarting {
+                    // An earlier member failed here: the later ones stop
+                    // first so it can be recovered (stopped, started again),
+                    // as pacemaker restarts a group's dependent members.
+                    // Without this a failed member whose later members run
+                    // waits for them forever.
+                    let earlier_failed = unit.members[..i]
+                        .iter()
+                        .any(|m| state_of(h, m) == ResourceState::Failed);
+                    if want.contains(&hname)
+                        && st == ResourceState::Running
+                        && !restarting
+                        && !earlier_failed
+                    {
                         continue;
                     }
                     if !matches!(st, ResourceState::Running | ResourceState::Failed) {
