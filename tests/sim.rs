@@ -562,6 +562,31 @@ fn watchdog_wait_for_a_lost_node_starts_at_the_loss() {
 }
 
 #[test]
+fn a_failed_group_member_is_recovered_behind_the_later_ones() {
+    // Goal: when an earlier member of a group fails where the later ones
+    // run (its process died, the monitor notices), the DC stops the later
+    // members first, then the failed one, and starts the group again, as
+    // pacemaker recovers a group. Method: group [g0, g1] with monitors;
+    // g0's process dies on its node; the group must run whole again and the
+    // DC converge (before, g0 waited forever for g1 to stop).
+    let group = "[resource.g0]\nagent = \"ocf:sim:dummy\"\n\
+        ops = [{ name = \"monitor\", interval = \"1s\", timeout = \"3s\" }]\n\
+        [resource.g1]\nagent = \"ocf:sim:dummy\"\n\
+        ops = [{ name = \"monitor\", interval = \"1s\", timeout = \"3s\" }]\n\
+        [group.grp]\nresources = [\"g0\", \"g1\"]\n";
+    let mut s = sim(&cluster(3, "", &devices(3, "0s"), group), 16);
+    settle(&mut s);
+    let h = holder(&s, "g0");
+    assert_eq!(holder(&s, "g1"), h);
+    s.kill(h, "g0");
+    s.run_for(Duration::from_secs(3));
+    assert!(lines(&s, "g0 dies on") == 1, "{}", s.report("set-up"));
+    settle(&mut s);
+    let (a, b) = (holder(&s, "g0"), holder(&s, "g1"));
+    assert_eq!(a, b, "{}", s.report("group split"));
+}
+
+#[test]
 fn replayed_and_forged_packets_are_dropped() {
     // Goal: replayed, forged and foreign packets are counted and dropped,
     // never acted on. Method: record real traffic, then inject replays of

@@ -325,6 +325,16 @@ impl Sim {
         Some(response)
     }
 
+    /// The process of `resource` on node `i` dies (its next monitor finds
+    /// it not running); the node itself stays up.
+    pub fn kill(&mut self, i: usize, resource: &str) {
+        if self.nodes[i].running.remove(resource) {
+            self.running_changed = true;
+            let name = self.nodes[i].name.clone();
+            self.note(format!("{resource} dies on {name}"));
+        }
+    }
+
     /// Node `i` crashes (or is powered off): its processes are gone.
     pub fn crash(&mut self, i: usize) {
         if self.nodes[i].node.is_none() {
