@@ -73,7 +73,12 @@ pub fn config_text(rng: &mut Rng) -> String {
         );
     }
     if rng.chance(0.5) {
-        t += "[resource.g0]\nagent = \"ocf:sim:dummy\"\n[resource.g1]\nagent = \"ocf:sim:dummy\"\n[group.grp]\nresources = [\"g0\", \"g1\"]\n";
+        // Group members are monitored too, so a member can die under a
+        // running later one (the DC must stop that one first).
+        let ops = "ops = [{ name = \"monitor\", interval = \"2s\", timeout = \"3s\" }]\n";
+        t += &format!(
+            "[resource.g0]\nagent = \"ocf:sim:dummy\"\n{ops}[resource.g1]\nagent = \"ocf:sim:dummy\"\n{ops}[group.grp]\nresources = [\"g0\", \"g1\"]\n"
+        );
     }
     t += "[defaults]\nop_timeout = \"3s\"\n";
     if watchdog {
