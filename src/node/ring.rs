@@ -589,3 +589,71 @@ impl Ring {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn three() -> Vec<Ring> {
+        let mut t = String::from(
+            "[cluster]\nname = \"t\"\nkey_file = \"/k\"\n[heartbeat]\ninterval = \"100ms\"\ntimeout = \"1s\"\n[[heartbeat.link]]\n",
+        );
+        for i in 1..=3 {
+            t += &format!("[[node]]\nname = \"n{i}\"\nid = {i}\naddrs = [\"10.0.0.{i}\"]\n");
+        }
+        let config = crate::sim::random::parse(&t);
+        (1..=3)
+            .map(|i| Ring::new(&config, i, 1, &[7; 32]))
+            .collect()
+    }
+
+    /// One heartbeat round at `now`: every ring ticks, then every ring
+    /// hears every other one's heartbeat.
+    fn round(rings: &mut [Ring], now: Instant) {
+        let mut sent = Vec::new();
+        for (i, r) in rings.iter_mut().enumerate() {
+            r.tick(now);
+            sent.push((i, r.heartbeat(now, true, 1, [0; 32], 3)));
+        }
+        for (i, bytes) in &sent {
+            for (j, r) in rings.iter_mut().enumerate() {
+                if *i != j {
+                    assert!(r.handle_datagram(now, 0, bytes).is_none());
+                }
+            }
+        }
+    }
+
+    /// Goal: a forward jump of a node's clock, shorter than the stall
+    /// threshold, neither shortens the vote it gave its DC (the DC's lease
+    /// rests on it; seed 10536220447359988322 had two quorate DCs) nor ages
+    /// what it heard from its peers. Method: three rings agree on n1; n3's
+    /// clock then jumps 348 ms between two inputs; its vote and its
+    /// peers' last-heard times move by the jump.
+    #[test]
+    fn a_clock_jump_does_not_shorten_the_vote() {
+        let mut rings = three();
+        let mut now = Instant::ZERO;
+        for _ in 0..30 {
+            now = now + Duration::from_millis(100);
+            round(&mut rings, now);
+        }
+        let r3 = &mut rings[2];
+        assert_eq!(r3.named, Some(1), "n3 names n1");
+        let (dc, until) = r3.vote.expect("n3 voted for n1");
+        assert_eq!(dc, 1);
+        let heard = r3.last_heard(1).expect("n1 heard");
+        // 100 ms of real time, shown as 448 ms by the jumped clock.
+        let jumped = now + Duration::from_millis(448);
+        r3.tick(jumped);
+        let (_, later) = r3.vote.expect("still voted");
+        assert_eq!(later, until + Duration::from_millis(348));
+        assert_eq!(r3.last_heard(1), Some(heard + Duration::from_millis(348)));
+        // Without a jump, an input one interval later shifts nothing.
+        let (_, before) = r3.vote.expect("vote");
+        r3.tick(jumped + Duration::from_millis(100));
+        let (_, after) = r3.vote.expect("vote");
+        assert!(after >= before, "a vote only moves forward");
+        assert_eq!(r3.last_heard(1), Some(heard + Duration::from_millis(348)));
+    }
+}
