@@ -83,6 +83,18 @@ fn run_until_log(s: &mut Sim, text: &str, within: Duration) {
     panic!("{}", s.report(&format!("no {text:?} within {within}")));
 }
 
+/// Every resource dies and every stop fails until the DC fences for a
+/// failed stop; then agents behave again.
+fn fail_a_stop(s: &mut Sim) {
+    s.agent = AgentModel {
+        die: 1.0,
+        stop_fail: 1.0,
+        ..AgentModel::default()
+    };
+    run_until_log(s, "stop failed, fencing", Duration::from_secs(10));
+    s.agent = AgentModel::default();
+}
+
 /// Root cause 1 (seeds 4615066510859629604, 4537868768581909978,
 /// 7542703343379210911, 13121111869397950141 and more of the first
 /// 10,000-seed run): with only a watchdog, a node whose stop failed was
@@ -99,13 +111,7 @@ fn failed_stop_with_watchdog_only(prefer: &str) {
     let mut s = sim(&cluster(3, "", &fencing), 11);
     converge(&mut s);
     assert_eq!(s.running_on("r"), vec![prefer.to_string()]);
-    s.agent = AgentModel {
-        die: 1.0,
-        stop_fail: 1.0,
-        ..AgentModel::default()
-    };
-    run_until_log(&mut s, "stop failed, fencing", Duration::from_secs(10));
-    s.agent = AgentModel::default();
+    fail_a_stop(&mut s);
     converge(&mut s);
     assert!(
         s.log
@@ -157,13 +163,7 @@ fn a_fenced_member_that_rebooted_fast_is_fenced_again_when_lost() {
     converge(&mut s);
     assert_eq!(s.running_on("r"), vec!["n2".to_string()]);
     s.reboot_after = Some(Duration::from_millis(300));
-    s.agent = AgentModel {
-        die: 1.0,
-        stop_fail: 1.0,
-        ..AgentModel::default()
-    };
-    run_until_log(&mut s, "stop failed, fencing", Duration::from_secs(10));
-    s.agent = AgentModel::default();
+    fail_a_stop(&mut s);
     run_until_log(
         &mut s,
         "fence device powers off n2",

@@ -312,12 +312,7 @@ impl Node {
         let mut changed = false;
         if let Some(r) = self.reign.as_ref() {
             for (n, i) in &r.reports {
-                // As `node_name`, without copying the name: `self.cib` is
-                // borrowed mutably here.
-                let name: std::borrow::Cow<str> = match self.config.node_by_id(*n) {
-                    Some(c) => c.name.as_str().into(),
-                    None => n.to_string().into(),
-                };
+                let name = name_of(&self.config, *n);
                 changed |= self.cib.set_active_from(&name, &i.states);
             }
         }

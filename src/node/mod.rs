@@ -300,6 +300,15 @@ pub struct Node {
     now: Instant,
 }
 
+/// A node's configured name (its id for an unknown one), borrowed where
+/// possible: `Node::node_name` copies it.
+fn name_of(config: &Config, id: NodeId) -> std::borrow::Cow<'_, str> {
+    match config.node_by_id(id) {
+        Some(n) => n.name.as_str().into(),
+        None => id.to_string().into(),
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -408,10 +417,7 @@ impl Node {
     }
 
     fn node_name(&self, id: NodeId) -> String {
-        self.config
-            .node_by_id(id)
-            .map(|n| n.name.clone())
-            .unwrap_or_else(|| id.to_string())
+        name_of(&self.config, id).into_owned()
     }
 
     fn node_id(&self, name: &str) -> Option<NodeId> {
