@@ -56,6 +56,8 @@ impl Node {
             restart: BTreeSet::new(),
             next_id: 1,
             cib_sent: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            resend: BTreeSet::new(),
         });
         // Confirmed off between reigns: resolved like a fence result now.
         for id in off {
@@ -130,7 +132,12 @@ impl Node {
         let Some(reign) = self.reign.as_mut() else {
             return;
         };
-        if r.view != reign.token || !reign.members.contains(&from) {
+        if !reign.members.contains(&from) {
+            return;
+        }
+        if r.view != reign.token {
+            // It has not got this reign's command yet.
+            reign.resend.insert(from);
             return;
         }
         let info = reign.reports.entry(from).or_default();
@@ -140,6 +147,8 @@ impl Node {
                 ..MemberInfo::default()
             };
         } else if r.seq <= info.seq {
+            // A repeat: it has not got the command that acknowledged it.
+            reign.resend.insert(from);
             return;
         }
         self.reports_taken += 1;
@@ -248,6 +257,8 @@ impl Node {
             if !members.contains(x) {
                 reign.reports.remove(x);
                 reign.outstanding.retain(|_, p| p.node != *x);
+                // Back as a member, it gets a command at once.
+                reign.sent.remove(x);
             }
         }
         for x in members {
@@ -479,23 +490,46 @@ impl Node {
         );
     }
 
+    /// Whether the DC withholds its lease from member `m`: a member being
+    /// fenced through its own watchdog (see `fence_unclean`) must see its
+    /// lease lapse, so it gets neither commands nor heartbeat leases.
+    fn withholds_lease(&self, reign: &Reign, m: NodeId) -> bool {
+        m != self.local
+            && reign.unclean.get(&m).is_some_and(|u| u.force)
+            && self.fence_delay(m).is_none()
+    }
+
+    /// The members whose lease this round's heartbeat renews: the reign's
+    /// members that are still members now, except those the DC withholds
+    /// it from (and itself).
+    pub(super) fn leases(&self, reign: &Reign, members: &BTreeSet<NodeId>) -> BTreeSet<NodeId> {
+        reign
+            .members
+            .intersection(members)
+            .copied()
+            .filter(|m| *m != self.local && !self.withholds_lease(reign, *m))
+            .collect()
+    }
+
+    /// Sends each member its command when it changed, while actions are
+    /// outstanding there, when the member showed it lacks the last one
+    /// (`Reign::resend`) or when the last is a heartbeat timeout old; an
+    /// unchanged command in between is the heartbeat's lease (see
+    /// `on_heartbeat`), which costs no packet of its own.
     pub(super) fn send_commands(&mut self, now: Instant) {
         let Some(reign) = self.reign.as_ref() else {
             return;
         };
         let key = self.cib.key();
+        let resend_after = self.config.heartbeat.timeout;
         let mut out = Vec::new();
         let mut cib_to = Vec::new();
         for m in &reign.members {
-            if *m != self.local
-                && reign.unclean.get(m).is_some_and(|u| u.force)
-                && self.fence_delay(*m).is_none()
-            {
-                // Being fenced through its watchdog: see `fence_unclean`.
+            if self.withholds_lease(reign, *m) {
                 continue;
             }
             let info = reign.reports.get(m);
-            let actions = reign
+            let actions: Vec<RemoteAction> = reign
                 .outstanding
                 .iter()
                 .filter(|(_, p)| p.node == *m)
@@ -506,18 +540,24 @@ impl Node {
                     timeout_ms: p.timeout.as_millis(),
                 })
                 .collect();
-            out.push((
-                *m,
-                Command {
-                    view: reign.token,
-                    config_hash: self.config.hash,
-                    cib_key: key,
-                    report_ack: info.map_or(0, |i| i.seq),
-                    failures_ack: info.map_or(0, |i| i.failures_ack),
-                    requests_ack: info.map_or(0, |i| i.requests_ack),
-                    actions,
-                },
-            ));
+            let command = Command {
+                view: reign.token,
+                config_hash: self.config.hash,
+                cib_key: key,
+                report_ack: info.map_or(0, |i| i.seq),
+                failures_ack: info.map_or(0, |i| i.failures_ack),
+                requests_ack: info.map_or(0, |i| i.requests_ack),
+                actions,
+            };
+            let due = *m == self.local
+                || !command.actions.is_empty()
+                || reign.resend.contains(m)
+                || reign.sent.get(m).is_none_or(|(last, at)| {
+                    !same_but_cib_key(last, &command) || now.saturating_since(*at) >= resend_after
+                });
+            if due {
+                out.push((*m, command));
+            }
             let lagging = info.is_some_and(|i| i.cib_key < key);
             let recently = reign
                 .cib_sent
@@ -528,7 +568,11 @@ impl Node {
             }
         }
         for (m, c) in out {
-            self.send_msg(now, m, &Msg::Command(c));
+            self.send_msg(now, m, &Msg::Command(c.clone()));
+            if let Some(r) = self.reign.as_mut() {
+                r.resend.remove(&m);
+                r.sent.insert(m, (c, now));
+            }
         }
         if !cib_to.is_empty() {
             let bytes = self.cib.encode(now);
@@ -540,4 +584,36 @@ impl Node {
             }
         }
     }
+}
+
+/// Commands equal but for the cib key: a member needs no command for a new
+/// cib key alone (the DC pushes the cib itself to members whose reports
+/// show an older one; the key in a command only lets a member with a newer
+/// cib push it back, which a later command still does).
+fn same_but_cib_key(a: &Command, b: &Command) -> bool {
+    // Destructured so that a field added later is compared, not forgotten.
+    let Command {
+        view,
+        config_hash,
+        cib_key: _,
+        report_ack,
+        failures_ack,
+        requests_ack,
+        actions,
+    } = a;
+    (
+        *view,
+        config_hash,
+        *report_ack,
+        *failures_ack,
+        *requests_ack,
+        actions,
+    ) == (
+        b.view,
+        &b.config_hash,
+        b.report_ack,
+        b.failures_ack,
+        b.requests_ack,
+        &b.actions,
+    )
 }

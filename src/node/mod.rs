@@ -60,7 +60,7 @@ use crate::ctl::proto::{
 };
 use crate::quorum::{QuorumState, Votequorum};
 use crate::time::{Duration, Instant};
-use crate::wire::Kind;
+use crate::wire::{Heartbeat, Kind};
 use msg::{Command, Fragment, Msg, Reassembly, RemoteAction, Report};
 use ring::{Ring, RingEvent};
 
@@ -230,6 +230,10 @@ struct Reign {
     restart: BTreeSet<String>,
     next_id: u64,
     cib_sent: BTreeMap<NodeId, Instant>,
+    /// The last command sent to each member, and when (see `send_commands`).
+    sent: BTreeMap<NodeId, (Command, Instant)>,
+    /// Members whose last command must go again (a repeated report).
+    resend: BTreeSet<NodeId>,
 }
 
 /// One node's view of the cluster. Performs no I/O.
@@ -516,6 +520,9 @@ impl Node {
     /// A datagram arrived on heartbeat link `link`.
     pub fn handle_datagram(&mut self, now: Instant, link: usize, bytes: &[u8]) {
         let Some((header, body)) = self.ring.handle_datagram(now, link, bytes) else {
+            if let Some(from) = self.ring.take_fresh_heartbeat() {
+                self.on_heartbeat(now, from);
+            }
             // A heartbeat (or a dropped packet). During a handover, the
             // heartbeat that names us DC is what we wait for: act on it now
             // rather than at the next tick.
@@ -576,10 +583,20 @@ impl Node {
         let member_expires = self.ring.next_expiry(self.now).is_some_and(|t| t <= now);
         if now >= self.next_tick || member_expires {
             self.tick(now);
-        } else if self.quorum.poll_timeout().is_some_and(|t| t <= now) {
+            return;
+        }
+        let lease_expires = self
+            .ring
+            .next_lease_expiry(self.now)
+            .is_some_and(|t| t <= now);
+        self.now = now;
+        if self.quorum.poll_timeout().is_some_and(|t| t <= now) {
             // The last_man_standing window ended between ticks.
-            self.now = now;
             self.qs = self.quorum.handle_timeout(now);
+        }
+        if lease_expires && self.reign.is_some() && !self.ring.acting_dc(now) {
+            // The DC lease ran out between ticks: stop now (see `ring`).
+            self.step_down();
         }
     }
 
@@ -822,6 +839,7 @@ impl Node {
             if let Some(reign) = self.reign.as_mut() {
                 reign.reports.remove(&peer);
                 reign.outstanding.retain(|_, p| p.node != peer);
+                reign.sent.remove(&peer);
             }
         }
         // Reign: start or end acting as DC. No waiting for a previous DC:
@@ -830,10 +848,7 @@ impl Node {
         let acting = self.qs.quorate && self.ring.acting_dc(now) && !self.shutting_down;
         match (acting, self.reign.is_some()) {
             (true, false) => self.begin_reign(now, &members),
-            (false, true) => {
-                self.reign = None;
-                self.event(log::Level::Warn, "dc: stepping down".to_string());
-            }
+            (false, true) => self.step_down(),
             _ => {}
         }
         self.ring.set_acting(self.reign.is_some());
@@ -844,19 +859,29 @@ impl Node {
         } else {
             self.config.heartbeat.links.len().max(1)
         };
-        for link in 0..links {
-            let bytes = self.ring.heartbeat(
-                now,
-                self.qs.quorate,
-                self.view,
-                self.config.hash,
-                self.quorum.expected_votes(),
-            );
-            self.transmits.push_back(Transmit {
-                link,
-                dest: Dest::All,
-                bytes,
-            });
+        if links > 0 {
+            let (reign, leases) = match &self.reign {
+                Some(r) => (r.token, self.leases(r, &members)),
+                None => (0, BTreeSet::new()),
+            };
+            let own = Heartbeat {
+                quorate: self.qs.quorate,
+                view: self.view,
+                config_hash: self.config.hash,
+                expected_votes: self.quorum.expected_votes(),
+                reign,
+                leases,
+                ..Heartbeat::default()
+            };
+            let body = self.ring.heartbeat(now, own);
+            for link in 0..links {
+                let bytes = self.ring.seal(Kind::HEARTBEAT, &body);
+                self.transmits.push_back(Transmit {
+                    link,
+                    dest: Dest::All,
+                    bytes,
+                });
+            }
         }
         self.local_duties(now);
         if self.reign.is_some() {
@@ -865,6 +890,12 @@ impl Node {
             self.send_report(now);
         }
         self.flush_loopback(now);
+    }
+
+    fn step_down(&mut self) {
+        self.reign = None;
+        self.ring.set_acting(false);
+        self.event(log::Level::Warn, "dc: stepping down".to_string());
     }
 
     fn local_duties(&mut self, now: Instant) {
@@ -991,29 +1022,65 @@ impl Node {
         }
     }
 
-    /// The report with its sequence number bumped if anything changed.
-    fn next_report(&mut self) -> Report {
-        let mut report = self.current_report();
-        // Compared without its sequence (borrowed from the old one).
-        let changed = self.last_report.as_ref().is_none_or(|old| {
-            report.seq = old.seq;
-            *old != report
-        });
-        if changed {
+    /// Whether `old` says what `current_report` would say now (its
+    /// sequence aside), compared field by field without building a new
+    /// one: members call this every tick and it rarely changes.
+    fn report_unchanged(&self, old: &Report) -> bool {
+        let mut results = self
+            .executed
+            .iter()
+            .filter_map(|(id, o)| o.as_ref().map(|o| (*id, o)));
+        old.view == self.dc_token
+            && old.config_hash == self.config.hash
+            && old.cib_key == self.cib.key()
+            && old.probed == self.lrm.values().all(|l| l.state != ResourceState::Unknown)
+            && old.leaving == self.shutting_down
+            && old.states.len() == self.lrm.len()
+            && old
+                .states
+                .iter()
+                .zip(&self.lrm)
+                .all(|((a, s), (b, l))| a == b && *s == l.state)
+            && old
+                .results
+                .iter()
+                .all(|(id, o)| results.next() == Some((*id, o)))
+            && results.next().is_none()
+            && old.failures == self.failures
+            && old.requests == self.requests
+    }
+
+    /// Brings `last_report` up to date, its sequence number bumped if
+    /// anything changed, and returns that sequence number.
+    fn refresh_report(&mut self) -> u64 {
+        if !self
+            .last_report
+            .as_ref()
+            .is_some_and(|old| self.report_unchanged(old))
+        {
             self.report_seq += 1;
+            let mut report = self.current_report();
+            report.seq = self.report_seq;
+            self.last_report = Some(report);
         }
-        report.seq = self.report_seq;
-        self.last_report = Some(report.clone());
-        report
+        self.report_seq
+    }
+
+    /// The current report, with its sequence number bumped if anything
+    /// changed.
+    fn next_report(&mut self) -> Report {
+        self.refresh_report();
+        self.last_report.clone().expect("refresh_report fills it")
     }
 
     fn send_report(&mut self, now: Instant) {
-        let report = self.next_report();
+        let seq = self.refresh_report();
         let dc = self.ring.candidate(now);
         if dc == self.local || self.dc_ident.is_none_or(|(d, _)| d != dc) {
             return;
         }
-        if report.seq > self.report_acked {
+        if seq > self.report_acked {
+            let report = self.last_report.clone().expect("refresh_report fills it");
             self.send_msg(now, dc, &Msg::Report(report));
         }
     }
@@ -1089,6 +1156,30 @@ impl Node {
                     reign.left.insert(from);
                 }
             }
+        }
+    }
+
+    /// A peer's new heartbeat. From the DC this node follows, in the reign
+    /// of the commands it follows, with a lease for this node: renews the
+    /// lease as an unchanged command would (the DC sends commands only when
+    /// they change, see `send_commands`). Checked as `on_command` checks.
+    fn on_heartbeat(&mut self, now: Instant, from: NodeId) {
+        let Some((hb, incarnation)) = self.ring.heartbeat_of(from) else {
+            return;
+        };
+        let renews = self.dc_ident == Some((from, incarnation))
+            && hb.acting
+            && hb.quorate
+            && hb.reign != 0
+            && hb.reign == self.dc_token
+            && self.dc_hash == Some(hb.config_hash)
+            && hb.leases.contains(&self.local);
+        if renews
+            && from == self.ring.candidate(now)
+            && self.qs.quorate
+            && !self.ring.listening(now)
+        {
+            self.last_command_at = Some(now);
         }
     }
 
@@ -1206,6 +1297,9 @@ impl Node {
         let q = self.quorum.poll_timeout();
         let mut next = q.map_or(self.next_tick, |q| q.min(self.next_tick));
         if let Some(e) = self.ring.next_expiry(self.now) {
+            next = next.min(e);
+        }
+        if let Some(e) = self.ring.next_lease_expiry(self.now) {
             next = next.min(e);
         }
         Some(next)

@@ -99,6 +99,8 @@ pub struct Ring {
     /// `two_node` or `last_man_standing`: one node may be quorate alone.
     lone_quorum: bool,
     pub events: VecDeque<RingEvent>,
+    /// See `take_fresh_heartbeat`.
+    fresh_heartbeat: Option<NodeId>,
 }
 
 impl Ring {
@@ -141,6 +143,7 @@ impl Ring {
             auto_tie_breaker: config.quorum.auto_tie_breaker,
             lone_quorum: config.quorum.two_node || config.quorum.last_man_standing,
             events: VecDeque::new(),
+            fresh_heartbeat: None,
         }
     }
 
@@ -158,6 +161,7 @@ impl Ring {
         bytes: &[u8],
     ) -> Option<(wire::Header, Vec<u8>)> {
         self.absorb_gap(now);
+        self.fresh_heartbeat = None;
         let (header, body) = self.receiver.open(&self.keys, bytes).ok()?;
         let links = self.links;
         let peer = self.peers.get_mut(&header.sender)?;
@@ -200,6 +204,7 @@ impl Ring {
                         .is_none_or(|(old, _)| hb.number >= old.number)
                     {
                         peer.heartbeat = Some((hb, now));
+                        self.fresh_heartbeat = Some(header.sender);
                     }
                 }
                 Err(_) => self.receiver.count(wire::Drop::Malformed),
@@ -357,21 +362,43 @@ impl Ring {
         Duration::from_millis(t.saturating_sub(self.interval.as_millis()).max(t / 2))
     }
 
-    /// Whether `peer`'s latest heartbeat acks one of ours sent within the lease.
-    fn acks_recent(&self, peer: &Peer, now: Instant) -> bool {
-        let Some((hb, _)) = peer.heartbeat.as_ref() else {
-            return false;
-        };
-        let Some(h) = hb.heard(self.local) else {
-            return false;
-        };
+    /// When we sent the heartbeat of ours that `peer`'s latest heartbeat
+    /// acks (None: it acks none of this incarnation's recent ones).
+    fn acked_sent_at(&self, peer: &Peer) -> Option<Instant> {
+        let (hb, _) = peer.heartbeat.as_ref()?;
+        let h = hb.heard(self.local)?;
         if h.incarnation != self.incarnation {
-            return false;
+            return None;
         }
         let i = self.sent.partition_point(|(n, _)| *n < h.acked);
         self.sent
             .get(i)
-            .is_some_and(|(n, at)| *n == h.acked && now.saturating_since(*at) < self.lease())
+            .filter(|(n, _)| *n == h.acked)
+            .map(|(_, at)| *at)
+    }
+
+    /// Whether `peer`'s latest heartbeat acks one of ours sent within the lease.
+    fn acks_recent(&self, peer: &Peer, now: Instant) -> bool {
+        self.acked_sent_at(peer)
+            .is_some_and(|at| now.saturating_since(at) < self.lease())
+    }
+
+    /// While acting as DC: the first instant after `now` at which a
+    /// member's ack ages out of the lease. The node looks again then: a DC
+    /// whose lease ran out must stop at once, not at its next tick (a
+    /// member's vote may go to a new DC from that instant on; seed
+    /// 10914138742949313913 had two acting DCs for the rest of a tick).
+    pub fn next_lease_expiry(&self, now: Instant) -> Option<Instant> {
+        if !self.acting {
+            return None;
+        }
+        self.peers
+            .iter()
+            .filter(|(n, p)| **n != self.local && self.is_member(p, now))
+            .filter_map(|(_, p)| self.acked_sent_at(p))
+            .map(|at| at + self.lease())
+            .filter(|t| *t > now)
+            .min()
     }
 
     /// Whether the nodes in `set` could be quorate somewhere, by votes.
@@ -521,15 +548,11 @@ impl Ring {
         self.could_be_quorate(&backers) && !self.could_be_quorate(&others)
     }
 
-    /// The heartbeat to send this round.
-    pub fn heartbeat(
-        &mut self,
-        now: Instant,
-        quorate: bool,
-        view: u64,
-        config_hash: [u8; 32],
-        expected_votes: u32,
-    ) -> Vec<u8> {
+    /// The heartbeat body to send this round, on every link: the node's
+    /// part (`own`: quorum, view, config hash, expected votes, reign and
+    /// leases) completed with membership's and the DC choice. Every link
+    /// carries these bytes (sealed apart), so one number per round.
+    pub fn heartbeat(&mut self, now: Instant, own: Heartbeat) -> Vec<u8> {
         self.number += 1;
         self.sent.push_back((self.number, now));
         while self
@@ -569,15 +592,29 @@ impl Ring {
             dc: self.named,
             acting: self.acting,
             members: members.clone(),
-            view,
             view_members: members,
-            quorate,
-            config_hash,
-            expected_votes,
-            ..Heartbeat::default()
+            ..own
         };
-        let body = hb.encode();
-        self.seal(Kind::HEARTBEAT, &body)
+        hb.encode()
+    }
+
+    /// The peer whose heartbeat the last `handle_datagram` took as its
+    /// newest, once.
+    pub fn take_fresh_heartbeat(&mut self) -> Option<NodeId> {
+        self.fresh_heartbeat.take()
+    }
+
+    /// The DC this node's heartbeats last named, and until when that vote
+    /// may count there (see `tick`).
+    #[cfg(test)]
+    pub fn vote(&self) -> Option<(NodeId, Instant)> {
+        self.vote
+    }
+
+    /// `node`'s newest heartbeat and its incarnation.
+    pub fn heartbeat_of(&self, node: NodeId) -> Option<(&Heartbeat, u64)> {
+        let p = self.peers.get(&node)?;
+        p.heartbeat.as_ref().map(|(hb, _)| (hb, p.incarnation))
     }
 
     /// Packets dropped, by reason.
@@ -613,7 +650,16 @@ mod tests {
         let mut sent = Vec::new();
         for (i, r) in rings.iter_mut().enumerate() {
             r.tick(now);
-            sent.push((i, r.heartbeat(now, true, 1, [0; 32], 3)));
+            {
+                let own = Heartbeat {
+                    quorate: true,
+                    view: 1,
+                    expected_votes: 3,
+                    ..Heartbeat::default()
+                };
+                let body = r.heartbeat(now, own);
+                sent.push((i, r.seal(Kind::HEARTBEAT, &body)));
+            }
         }
         for (i, bytes) in &sent {
             for (j, r) in rings.iter_mut().enumerate() {

@@ -421,3 +421,40 @@ fn no_hash_warning_when_all_configs_agree() {
         );
     }
 }
+
+#[test]
+fn a_dc_stops_acting_the_moment_its_lease_ends_between_ticks() {
+    // Goal: a DC acts only while its members' votes for it may count: a
+    // member may name another DC once the vote its last heartbeat gave
+    // has run out, so a DC that acted on until its next tick overlapped
+    // with the next DC (seed 10914138742949313913, two quorate DCs).
+    // Method: timeout 550 ms with 100 ms ticks puts the end of a vote
+    // (450 ms after the DC heartbeat it acks) between the DC's ticks;
+    // silence both members and find when the DC stops.
+    let text = config_text("info").replace("timeout = \"500ms\"", "timeout = \"550ms\"");
+    let c = parse(&text);
+    let mut h = Harness::new(vec![c.clone(), c.clone(), c]);
+    h.run(5000);
+    let dc = (0..3)
+        .find(|i| h.node(*i).is_acting_dc())
+        .expect("a DC after 5 s");
+    h.drop_from = others(dc).into_iter().collect();
+    let votes_end = others(dc)
+        .into_iter()
+        .map(|j| {
+            let (d, until) = h.node(j).ring.vote().expect("a member votes");
+            assert_eq!(d as usize, dc + 1, "n{} votes for the DC", j + 1);
+            until
+        })
+        .max()
+        .unwrap();
+    let t0 = h.now;
+    h.run_until(1000, |h| !h.node(dc).is_acting_dc())
+        .expect("the DC stops");
+    assert!(
+        h.now <= votes_end,
+        "DC acted until {} ms, the votes for it ran out at {} ms",
+        h.now.saturating_since(t0).as_millis(),
+        votes_end.saturating_since(t0).as_millis()
+    );
+}
