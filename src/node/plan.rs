@@ -61,9 +61,13 @@ impl Node {
 
     pub(super) fn plan(&mut self, now: Instant) {
         let _ = now;
-        let Some(reign) = self.reign.clone() else {
+        // Planned on the reign as it is now; the steps are issued after
+        // (issuing touches only `outstanding`, which this pass must not
+        // see change under it), so the reign is taken, not cloned.
+        let Some(reign) = self.reign.take() else {
             return;
         };
+        let mut steps: Vec<(NodeId, String, bool)> = Vec::new();
         let eligible: BTreeSet<String> = reign
             .members
             .iter()
@@ -151,7 +155,7 @@ impl Node {
                     if later_up {
                         continue;
                     }
-                    self.issue(h, r, false);
+                    steps.push((h, r.clone(), false));
                 }
                 if restarting || any_unclean {
                     continue;
@@ -172,15 +176,18 @@ impl Node {
                             continue;
                         }
                     }
-                    self.issue(tid, r, true);
+                    steps.push((tid, r.clone(), true));
                     break;
                 }
             }
         }
-        if let Some(reign) = self.reign.as_mut() {
-            for r in restart_done {
-                reign.restart.remove(&r);
-            }
+        let mut reign = reign;
+        for r in restart_done {
+            reign.restart.remove(&r);
+        }
+        self.reign = Some(reign);
+        for (node, resource, start) in steps {
+            self.issue(node, &resource, start);
         }
     }
 

@@ -22,6 +22,7 @@ pub mod random;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
+use std::rc::Rc;
 
 use crate::config::{Config, NodeId};
 use crate::ctl::proto::{Request, Response};
@@ -83,10 +84,11 @@ impl Default for AgentModel {
 
 #[derive(Debug)]
 enum Ev {
+    /// The bytes are shared by every receiver of one broadcast.
     Deliver {
         to: usize,
         link: usize,
-        bytes: Vec<u8>,
+        bytes: Rc<Vec<u8>>,
     },
     /// Boxed: rare, and large; the heap moves every event on push and pop.
     Done(Box<Done>),
@@ -459,24 +461,17 @@ impl Sim {
                 .issued(&self.nodes[i].name, &is, &mut self.violation);
         }
         for t in transmits.drain(..) {
+            let bytes = Rc::new(t.bytes);
             match t.dest {
                 Dest::All => {
-                    // Every other node, in index order; the last one gets
-                    // the bytes themselves, the others a copy.
-                    let last = if i + 1 == self.nodes.len() {
-                        i.checked_sub(1)
-                    } else {
-                        Some(self.nodes.len() - 1)
-                    };
-                    let Some(last) = last else { continue };
-                    for j in (0..last).filter(|j| *j != i) {
-                        self.send(i, j, t.link, t.bytes.clone());
+                    // Every other node, in index order.
+                    for j in (0..self.nodes.len()).filter(|j| *j != i) {
+                        self.send(i, j, t.link, bytes.clone());
                     }
-                    self.send(i, last, t.link, t.bytes);
                 }
                 Dest::Node(id) => {
                     if let Some(j) = self.nodes.iter().position(|n| n.id == id) {
-                        self.send(i, j, t.link, t.bytes);
+                        self.send(i, j, t.link, bytes);
                     }
                 }
             }
@@ -488,9 +483,9 @@ impl Sim {
         self.scratch_actions = actions;
     }
 
-    fn send(&mut self, from: usize, to: usize, link: usize, bytes: Vec<u8>) {
+    fn send(&mut self, from: usize, to: usize, link: usize, bytes: Rc<Vec<u8>>) {
         if let Some(r) = self.record.as_mut() {
-            r.push((from, to, link, bytes.clone()));
+            r.push((from, to, link, bytes.to_vec()));
         }
         let Some(model) = self.links.get(link).and_then(|l| l[from][to]) else {
             return;
@@ -503,24 +498,29 @@ impl Sim {
         } else {
             1
         };
-        let mut bytes = Some(bytes);
-        for c in 0..copies {
+        for _ in 0..copies {
             let d = model.delay_ms + self.rng.below(model.jitter_ms + 1);
-            let b = if c + 1 == copies {
-                bytes.take().expect("last copy")
-            } else {
-                bytes.clone().expect("bytes")
-            };
             self.push(
                 self.now + Duration::from_millis(d),
-                Ev::Deliver { to, link, bytes: b },
+                Ev::Deliver {
+                    to,
+                    link,
+                    bytes: bytes.clone(),
+                },
             );
         }
     }
 
     /// Injects raw bytes as if received by node `to` on `link`.
     pub fn inject(&mut self, to: usize, link: usize, bytes: Vec<u8>) {
-        self.push(self.now, Ev::Deliver { to, link, bytes });
+        self.push(
+            self.now,
+            Ev::Deliver {
+                to,
+                link,
+                bytes: Rc::new(bytes),
+            },
+        );
     }
 
     fn run_action(&mut self, i: usize, a: Action) {

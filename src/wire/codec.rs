@@ -53,9 +53,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// An empty writer.
+    /// An empty writer, with room for a typical body (heartbeats, commands
+    /// and reports are mostly under 256 bytes): growing from nothing
+    /// reallocated five times per heartbeat.
     pub fn new() -> Writer {
-        Writer { buf: Vec::new() }
+        Writer {
+            buf: Vec::with_capacity(256),
+        }
     }
 
     /// The bytes written so far.
