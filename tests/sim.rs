@@ -18,6 +18,8 @@ struct Batch {
     failures: Vec<String>,
     simulated_ms: u64,
     steps: u64,
+    sealed: u64,
+    opened: u64,
     /// FNV-1a over every history's digest in seed order: equal for two
     /// runs of the same seeds (a speed-up must not change it).
     digest: u64,
@@ -64,6 +66,8 @@ fn run_seeds(seeds: Vec<u64>) -> Batch {
         failures: Vec::new(),
         simulated_ms: 0,
         steps: 0,
+        sealed: 0,
+        opened: 0,
         digest: 0xcbf2_9ce4_8422_2325,
     };
     for (_, out) in outs {
@@ -72,6 +76,8 @@ fn run_seeds(seeds: Vec<u64>) -> Batch {
         }
         batch.simulated_ms += out.simulated.as_millis();
         batch.steps += out.steps;
+        batch.sealed += out.sealed;
+        batch.opened += out.opened;
         if let Some(f) = out.failure {
             println!("seed {}: {}", out.seed, f.lines().next().unwrap_or(""));
             batch.failures.push(f);
@@ -121,10 +127,12 @@ fn random_seeds() {
     let b = run_seeds(seeds);
     let took = started.elapsed();
     println!(
-        "{label} seeds: {} histories, {:.1}s simulated each on average ({} steps each), in {:.1}s wall ({:.0} histories/s), {} failed, batch digest {:016x}",
+        "{label} seeds: {} histories, {:.1}s simulated each on average ({} steps, {} datagrams sealed and {} opened each), in {:.1}s wall ({:.0} histories/s), {} failed, batch digest {:016x}",
         b.n,
         b.simulated_ms as f64 / 1000.0 / b.n.max(1) as f64,
         b.steps / b.n.max(1) as u64,
+        b.sealed / b.n.max(1) as u64,
+        b.opened / b.n.max(1) as u64,
         took.as_secs_f64(),
         b.n as f64 / took.as_secs_f64(),
         b.failures.len(),

@@ -195,6 +195,10 @@ pub struct Sim {
     pub verbose: bool,
     pub violation: Option<String>,
     pub steps: u64,
+    /// Datagrams the nodes sealed and datagrams handed to a node to open:
+    /// each is one AEAD operation (docs/simulator.md, the cost floor).
+    pub sealed: u64,
+    pub opened: u64,
     /// Faults injected from outside (the random driver) make the checker
     /// allow two quorate DCs for two_node only.
     pub checks: check::Checks,
@@ -233,6 +237,8 @@ impl Sim {
             verbose: std::env::var_os("HA_SIM_VERBOSE").is_some(),
             violation: None,
             steps: 0,
+            sealed: 0,
+            opened: 0,
             checks: check::Checks::default(),
             record: None,
             running_changed: false,
@@ -460,6 +466,7 @@ impl Sim {
             self.checks
                 .issued(&self.nodes[i].name, &is, &mut self.violation);
         }
+        self.sealed += transmits.len() as u64;
         for t in transmits.drain(..) {
             let bytes = Rc::new(t.bytes);
             match t.dest {
@@ -693,6 +700,7 @@ impl Sim {
             Ev::Deliver { to, link, bytes } => {
                 let lnow = self.local_now(to);
                 if let Some(node) = self.nodes[to].node.as_mut() {
+                    self.opened += 1;
                     node.handle_datagram(lnow, link, &bytes);
                     self.drain(to);
                 }
@@ -737,24 +745,27 @@ impl Sim {
                     self.boot(node);
                 }
             }
-            Ev::Resume { node } => {
-                if !self.nodes[node].paused {
-                    return;
-                }
-                self.nodes[node].paused = false;
-                let name = self.nodes[node].name.clone();
-                self.note(format!("resume {name}"));
-                // Stale timers first, then what queued up in the socket.
-                let lnow = self.local_now(node);
-                if let Some(n) = self.nodes[node].node.as_mut() {
-                    n.handle_timeout(lnow);
-                }
-                self.drain(node);
-                let inbox = std::mem::take(&mut self.nodes[node].inbox);
-                for ev in inbox {
-                    self.dispatch(ev);
-                }
-            }
+            Ev::Resume { node } => self.resume(node),
+        }
+    }
+
+    /// A paused node `i` runs again (SIGCONT); nothing if it is not paused.
+    pub fn resume(&mut self, i: usize) {
+        if !self.nodes[i].paused {
+            return;
+        }
+        self.nodes[i].paused = false;
+        let name = self.nodes[i].name.clone();
+        self.note(format!("resume {name}"));
+        // Stale timers first, then what queued up in the socket.
+        let lnow = self.local_now(i);
+        if let Some(n) = self.nodes[i].node.as_mut() {
+            n.handle_timeout(lnow);
+        }
+        self.drain(i);
+        let inbox = std::mem::take(&mut self.nodes[i].inbox);
+        for ev in inbox {
+            self.dispatch(ev);
         }
     }
 
