@@ -41,6 +41,8 @@ struct Harness {
     /// Datagrams held back: (from, to, bytes).
     held: Vec<(usize, usize, Vec<u8>)>,
     hold_from: Option<(usize, usize)>,
+    /// Datagrams sent, by wire kind (the header's sixth byte).
+    sent_kinds: BTreeMap<u8, u64>,
 }
 
 impl Harness {
@@ -60,6 +62,7 @@ impl Harness {
             drop_from: BTreeSet::new(),
             held: Vec::new(),
             hold_from: None,
+            sent_kinds: BTreeMap::new(),
         }
     }
 
@@ -110,6 +113,9 @@ impl Harness {
                 }
                 for t in out {
                     moved = true;
+                    if let Some(kind) = t.bytes.get(5) {
+                        *self.sent_kinds.entry(*kind).or_default() += 1;
+                    }
                     let targets: Vec<usize> = match t.dest {
                         Dest::All => (0..self.nodes.len()).filter(|j| *j != i).collect(),
                         Dest::Node(id) => vec![id as usize - 1],
@@ -457,4 +463,39 @@ fn a_dc_stops_acting_the_moment_its_lease_ends_between_ticks() {
         h.now.saturating_since(t0).as_millis(),
         votes_end.saturating_since(t0).as_millis()
     );
+}
+
+#[test]
+fn members_keep_a_short_lease_from_the_dcs_heartbeats() {
+    // Goal: the DC sends a member a command only when it changed (or once
+    // per timeout); in between, the DC's heartbeats renew the member's
+    // lease. Method: a 1 s watchdog caps the lease at 250 ms, half the
+    // 500 ms between repeated commands, so a member that renewed its lease
+    // only from commands would lose it for half of every period. In a
+    // formed cluster, every member must hold its lease at every
+    // millisecond for 5 s, with far fewer commands than one per tick.
+    let text = config_text("info") + "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"1s\"\n";
+    let c = parse(&text);
+    let mut h = Harness::new(vec![c.clone(), c.clone(), c]);
+    h.run(5000);
+    let dc = (0..3)
+        .find(|i| h.node(*i).is_acting_dc())
+        .expect("a DC after 5 s");
+    assert_eq!(h.node(dc).lease(), Duration::from_millis(250));
+    let commands_before = h.sent_kinds.get(&Kind::REQUEST.0).copied().unwrap_or(0);
+    for _ in 0..5000 {
+        h.run(1);
+        for j in others(dc) {
+            assert!(
+                h.node(j).authorized(h.now),
+                "n{} lost its lease at {:?}",
+                j + 1,
+                h.now
+            );
+        }
+    }
+    let commands = h.sent_kinds.get(&Kind::REQUEST.0).copied().unwrap_or(0) - commands_before;
+    // One per tick per member would be 100.
+    assert!(commands <= 25, "{commands} commands in 5 s");
+    assert!(h.holder().is_some(), "ip still runs");
 }
