@@ -208,6 +208,17 @@ fn formed() -> Harness {
     h
 }
 
+/// Three nodes on `text`, run 5 s; the harness and the DC's index.
+fn formed_from(text: &str) -> (Harness, usize) {
+    let c = parse(text);
+    let mut h = Harness::new(vec![c.clone(), c.clone(), c]);
+    h.run(5000);
+    let dc = (0..3)
+        .find(|i| h.node(*i).is_acting_dc())
+        .expect("a DC after 5 s");
+    (h, dc)
+}
+
 fn others(i: usize) -> Vec<usize> {
     (0..3).filter(|j| *j != i).collect()
 }
@@ -438,12 +449,7 @@ fn a_dc_stops_acting_the_moment_its_lease_ends_between_ticks() {
     // (450 ms after the DC heartbeat it acks) between the DC's ticks;
     // silence both members and find when the DC stops.
     let text = config_text("info").replace("timeout = \"500ms\"", "timeout = \"550ms\"");
-    let c = parse(&text);
-    let mut h = Harness::new(vec![c.clone(), c.clone(), c]);
-    h.run(5000);
-    let dc = (0..3)
-        .find(|i| h.node(*i).is_acting_dc())
-        .expect("a DC after 5 s");
+    let (mut h, dc) = formed_from(&text);
     h.drop_from = others(dc).into_iter().collect();
     let votes_end = others(dc)
         .into_iter()
@@ -475,12 +481,7 @@ fn members_keep_a_short_lease_from_the_dcs_heartbeats() {
     // formed cluster, every member must hold its lease at every
     // millisecond for 5 s, with far fewer commands than one per tick.
     let text = config_text("info") + "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"1s\"\n";
-    let c = parse(&text);
-    let mut h = Harness::new(vec![c.clone(), c.clone(), c]);
-    h.run(5000);
-    let dc = (0..3)
-        .find(|i| h.node(*i).is_acting_dc())
-        .expect("a DC after 5 s");
+    let (mut h, dc) = formed_from(&text);
     assert_eq!(h.node(dc).lease(), Duration::from_millis(250));
     let commands_before = h.sent_kinds.get(&Kind::REQUEST.0).copied().unwrap_or(0);
     for _ in 0..5000 {
