@@ -568,8 +568,9 @@ impl Node {
             }
         }
         for (m, c) in out {
-            self.send_msg(now, m, &Msg::Command(c.clone()));
-            if let Some(r) = self.reign.as_mut() {
+            let msg = Msg::Command(c);
+            self.send_msg(now, m, &msg);
+            if let (Some(r), Msg::Command(c)) = (self.reign.as_mut(), msg) {
                 r.resend.remove(&m);
                 r.sent.insert(m, (c, now));
             }

@@ -64,7 +64,7 @@ impl Node {
         // Planned on the reign as it is now; the steps are issued after
         // (issuing touches only `outstanding`, which this pass must not
         // see change under it), so the reign is taken, not cloned.
-        let Some(reign) = self.reign.take() else {
+        let Some(mut reign) = self.reign.take() else {
             return;
         };
         let mut steps: Vec<(NodeId, String, bool)> = Vec::new();
@@ -181,7 +181,6 @@ impl Node {
                 }
             }
         }
-        let mut reign = reign;
         for r in restart_done {
             reign.restart.remove(&r);
         }

@@ -650,16 +650,14 @@ mod tests {
         let mut sent = Vec::new();
         for (i, r) in rings.iter_mut().enumerate() {
             r.tick(now);
-            {
-                let own = Heartbeat {
-                    quorate: true,
-                    view: 1,
-                    expected_votes: 3,
-                    ..Heartbeat::default()
-                };
-                let body = r.heartbeat(now, own);
-                sent.push((i, r.seal(Kind::HEARTBEAT, &body)));
-            }
+            let own = Heartbeat {
+                quorate: true,
+                view: 1,
+                expected_votes: 3,
+                ..Heartbeat::default()
+            };
+            let body = r.heartbeat(now, own);
+            sent.push((i, r.seal(Kind::HEARTBEAT, &body)));
         }
         for (i, bytes) in &sent {
             for (j, r) in rings.iter_mut().enumerate() {
