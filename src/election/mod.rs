@@ -1,494 +1,286 @@
-//! Election: which nodes form the current view, and which of them is DC.
+//! Election: which node is DC, and when it may act as one.
 //!
-//! Decides, from what this node hears itself (membership's bidirectional
-//! member set) and what its peers report in their heartbeats (their member
-//! sets, their proposed views), a [`View`]: a set of nodes that all hear each
-//! other and all agree on being that set, a view number that only grows, and
-//! the DC (the lowest node id of the view). Inputs: `update` with
-//! membership's members, `handle_heartbeat` with each peer's heartbeat,
-//! `handle_pause` after membership reports a local pause. Outputs: the view
-//! (`view`, `dc`, `is_dc`), the member set quorum must count
-//! (`quorum_members`), what to put in our heartbeat (`fill_heartbeat`), and
-//! events. No I/O, no clock, no randomness: the choice is deterministic so
-//! every node of a view computes the same DC without extra messages.
+//! Takes what `membership` knows (members, their latest heartbeats) and
+//! decides whom this node names as DC in its heartbeats, and whether this
+//! node may act as DC now. No I/O, no clock: time is the `now` argument.
+//! There is no election round and no waiting out a previous DC: the choice
+//! is deterministic, and a lease built from heartbeat acks makes sure a DC
+//! has stopped before its members may back another.
 //!
-//! The protocol, in three steps per node i:
-//! 1. Graph: i knows an edge i-j for every member j (membership already
-//!    checked both directions), and an edge j-k between two members when
-//!    each reports the other among its members.
-//! 2. Proposal: the largest clique of that graph containing i; among
-//!    equally large ones, the lexicographically smallest id list. Every
-//!    member of the globally best clique computes that same clique (any
-//!    clique it prefers would be a better global one), so in a stable
-//!    network one view always forms, also under non-transitive partitions
-//!    (A-B, B-C, no A-C gives {A, B}; C is left out and loses quorum).
-//! 3. Agreement: the proposal is *settled* when every other node in it
-//!    proposes exactly the same set. A settled proposal is installed as the
-//!    view (a new number when the set changes); its DC is its lowest id.
+//! - Naming: every heartbeat names the sender's DC: the lowest member,
+//!   except that a node keeps naming a DC that still is its member and
+//!   says it acts (so a rejoining lower id does not pull a member away
+//!   from a working DC), and for one timeout after it boots names only a
+//!   DC that already acts (a restarted node must not help elect a new DC
+//!   while its previous incarnation's vote may still count for the old
+//!   one).
+//! - Acks: every heartbeat acks the newest heartbeat number it received
+//!   from each peer (`Heard::acked`, filled by membership); each node
+//!   remembers when it sent each number. A DC acts only while every member's
+//!   latest heartbeat names it and acks one of its heartbeats sent within
+//!   the lease (`timeout - interval`). A member's ack refers to a heartbeat
+//!   it received, so it declares the DC lost (one timeout after that) only
+//!   after the lease that ack gave has run out: when members switch to a
+//!   new DC because the old one went silent, the old one has already
+//!   stopped acting, and the new one may act at once.
+//! - Votes: a node that stops naming a DC names nobody until the acks it
+//!   gave that DC have run out: an older heartbeat naming the old DC,
+//!   arriving late, must not count there while a new DC counts the newer
+//!   ones. When the old DC went silent its acks ran out already, so this
+//!   costs time only in odd cases (one-way cuts, heavy loss).
+//! - A member that is not fresh (dead, cut off) does not stop the DC when
+//!   the fresh members (itself included) could be quorate by votes and all
+//!   the other configured nodes together could not: another DC needs its
+//!   own fresh backers to be such a set, and the two are disjoint. With
+//!   `two_node` or `last_man_standing` a single node can be quorate, so
+//!   there every member must be fresh.
 //!
-//! Safety (DESIGN.md invariant "at most one DC in a quorate partition"):
-//! a DC exists only for a settled view, settled means every member
-//! proposes that set, and a node proposes one set at a time. Two views
-//! settled at the same instant therefore share no node; with majority
-//! quorum counted on the view's own members, two disjoint views cannot both
-//! be quorate. Heartbeats are only snapshots, so two timing rules make
-//! "at the same instant" hold although a peer's proposal is known late:
-//! - Lease: a peer's report counts for `lease` (timeout / 2) after it was
-//!   received, no longer. A DC whose members fall silent stops being DC
-//!   after the lease even before membership declares them lost.
-//! - Hold-down: after its proposal changes, a node advertises an empty
-//!   proposal (supports nothing) for `hold_down` (3/4 of the timeout)
-//!   before advertising the new one. Any report of its old proposal was
-//!   sent before the change, so it expires (lease) before anyone can hold a
-//!   report of its new one, as long as a packet takes less than
-//!   `hold_down - lease` (a quarter timeout) to arrive.
-//! - Pause: after a local pause, reports received in the following
-//!   `lease` are not counted (they may have queued in the socket during the
-//!   pause and be old), so a paused DC cannot resume on stale support.
-//! The price is failover time: a view change settles at the earliest
-//! `hold_down` after the change was noticed (timeout + 3/4 timeout +
-//! an interval after a peer died, with the defaults 1 s + 0.75 s + 0.1 s).
-//!
-//! The node composes: membership -> `Election::update(members)` ->
-//! `Votequorum::update(quorum_members())`; it acts as DC only when
-//! `is_dc()` and the quorum state is quorate.
-
-/// The composed protocol for one node.
-pub mod protocol;
-
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-use crate::config::NodeId;
-use crate::time::{Duration, Instant};
-use crate::wire::Heartbeat;
-
-pub use protocol::{HeartbeatTransmit, Protocol, ProtocolEvent};
-
-/// An installed view: who is in it, its number, and its DC.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct View {
-    /// Grows with every new member set; persisted by the node so it keeps
-    /// growing across restarts.
-    pub number: u64,
-    pub members: BTreeSet<NodeId>,
-    /// The lowest node id of `members`; `None` before the first view.
-    pub dc: Option<NodeId>,
-}
-
-/// What the election noticed; drain with [`Election::poll_event`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ElectionEvent {
-    /// A view was installed or its number raised to match peers; persist
-    /// `view.number`.
-    ViewInstalled { view: View },
-    /// [`Election::dc`] changed (`None`: no settled view right now).
-    DcChanged {
-        old: Option<NodeId>,
-        new: Option<NodeId>,
-    },
-}
-
-/// What a peer last told us (from its newest heartbeat).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Report {
-    received: Instant,
-    incarnation: u64,
-    number: u64,
-    members: BTreeSet<NodeId>,
-    proposal: BTreeSet<NodeId>,
-    view: u64,
-    view_members: BTreeSet<NodeId>,
-}
-
-/// The election state of one node.
-#[derive(Clone, Debug)]
-pub struct Election {
-    local: NodeId,
-    timeout: Duration,
-    view: View,
-    /// The current proposal equals the installed view and is agreed.
-    settled: bool,
-    proposal: BTreeSet<NodeId>,
-    members: BTreeSet<NodeId>,
-    reports: BTreeMap<NodeId, Report>,
-    /// Reports received before this instant do not count (local pause).
-    quiet_until: Option<Instant>,
-    /// When the current proposal was first computed; it is advertised (and
-    /// counts) only from `proposal_since + hold_down`.
-    proposal_since: Option<Instant>,
-    /// The hold-down of the current proposal is over.
-    ready: bool,
-    events: VecDeque<ElectionEvent>,
-    last_dc: Option<NodeId>,
-}
-
-impl Election {
-    /// `timeout` is membership's peer timeout; `view_number` the last view
-    /// number this node persisted (0 on first start).
-    pub fn new(local: NodeId, timeout: Duration, view_number: u64) -> Election {
-        Election {
-            local,
-            timeout,
-            view: View {
-                number: view_number,
-                members: BTreeSet::new(),
-                dc: None,
-            },
-            settled: false,
-            proposal: [local].into_iter().collect(),
-            members: [local].into_iter().collect(),
-            reports: BTreeMap::new(),
-            quiet_until: None,
-            proposal_since: None,
-            ready: false,
-            events: VecDeque::new(),
-            last_dc: None,
-        }
-    }
-
-    /// Records a peer's heartbeat (`incarnation` from the packet header) and
-    /// re-evaluates. Older heartbeats and older incarnations are ignored.
-    pub fn handle_heartbeat(
-        &mut self,
-        now: Instant,
-        from: NodeId,
-        incarnation: u64,
-        hb: &Heartbeat,
-    ) {
-        if from == self.local {
-            return;
-        }
-        if let Some(old) = self.reports.get(&from) {
-            if incarnation < old.incarnation
-                || (incarnation == old.incarnation && hb.number <= old.number)
-            {
-                return;
-            }
-        }
-        let report = Report {
-            received: now,
-            incarnation,
-            number: hb.number,
-            members: hb.members.clone(),
-            proposal: hb.proposal.clone(),
-            view: hb.view,
-            view_members: hb.view_members.clone(),
-        };
-        self.reports.insert(from, report);
-        self.evaluate(now);
-    }
-
-    /// Feeds membership's current member set (`Membership::members`, which
-    /// includes the local node) and re-evaluates. Call after every
-    /// membership change.
-    pub fn update(&mut self, now: Instant, members: &BTreeSet<NodeId>) -> &View {
-        let mut members = members.clone();
-        members.insert(self.local);
-        // Reports of peers that are no longer members are stale by
-        // definition; a returning peer must report afresh.
-        self.reports.retain(|n, _| members.contains(n));
-        self.members = members;
-        self.evaluate(now);
-        &self.view
-    }
-
-    /// Forgets what `node` reported (it restarted: its old proposals say
-    /// nothing about the new process).
-    pub fn forget(&mut self, now: Instant, node: NodeId) {
-        self.reports.remove(&node);
-        self.evaluate(now);
-    }
-
-    /// This node was paused (`MembershipEvent::Paused`): forget every report
-    /// and ignore those received during the next `lease`, so heartbeats that
-    /// queued up during the pause cannot confirm a view the peers have left.
-    pub fn handle_pause(&mut self, now: Instant) {
-        self.reports.clear();
-        self.quiet_until = Some(now + self.lease());
-        self.evaluate(now);
-    }
-
-    /// How long a peer's report counts after it was received: half the
-    /// timeout.
-    pub fn lease(&self) -> Duration {
-        Duration::from_millis(self.timeout.as_millis() / 2)
-    }
-
-    /// How long a changed proposal is withheld before it is advertised:
-    /// three quarters of the timeout (the lease plus a quarter timeout of
-    /// tolerated packet delay).
-    pub fn hold_down(&self) -> Duration {
-        Duration::from_millis(self.timeout.as_millis() * 3 / 4)
-    }
-
-    /// The next instant at which the election changes on its own: the end
-    /// of the hold-down, or of a lease the settled view depends on. (The
-    /// end of a post-pause quiet period needs no timer: only reports
-    /// arriving after it change anything.)
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let hold = self
-            .proposal_since
-            .filter(|_| !self.ready)
-            .map(|t| t + self.hold_down());
-        let leases = self
-            .settled
-            .then(|| {
-                self.proposal
-                    .iter()
-                    .filter_map(|n| self.reports.get(n))
-                    .map(|r| r.received + self.lease())
-                    .min()
-            })
-            .flatten();
-        [hold, leases].into_iter().flatten().min()
-    }
-
-    /// Re-evaluates at a deadline from `poll_timeout`; an early call does
-    /// nothing harmful.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        self.evaluate(now);
-    }
-
-    /// A peer's report that may count now: received within the lease and
-    /// not during a post-pause quiet period.
-    fn counts(&self, report: &Report, now: Instant) -> bool {
-        now.saturating_since(report.received) < self.lease()
-            && self.quiet_until.is_none_or(|q| report.received >= q)
-    }
-
-    fn evaluate(&mut self, now: Instant) {
-        let proposal = best_clique(self.local, &self.members, |a, b| self.adjacent(a, b));
-        if proposal != self.proposal || self.proposal_since.is_none() {
-            self.proposal = proposal;
-            self.proposal_since = Some(now);
-        }
-        self.ready = self
-            .proposal_since
-            .is_some_and(|t| now >= t + self.hold_down());
-        if self.quiet_until.is_some_and(|q| now >= q + self.lease()) {
-            // Every report from the quiet period has expired: forget it.
-            self.quiet_until = None;
-        }
-        let agreed = self.ready
-            && self.proposal.iter().filter(|n| **n != self.local).all(|n| {
-                self.reports
-                    .get(n)
-                    .is_some_and(|r| r.proposal == self.proposal && self.counts(r, now))
-            });
-        if agreed {
-            let peers_max = self
-                .proposal
-                .iter()
-                .filter_map(|n| self.reports.get(n))
-                .map(|r| r.view)
-                .max()
-                .unwrap_or(0);
-            if self.proposal != self.view.members || self.view.dc.is_none() {
-                self.view = View {
-                    number: self.view.number.max(peers_max) + 1,
-                    members: self.proposal.clone(),
-                    dc: self.proposal.first().copied(),
-                };
-                self.events.push_back(ElectionEvent::ViewInstalled {
-                    view: self.view.clone(),
-                });
-            } else {
-                // Members that installed the same set under a higher number
-                // (they saw a higher number somewhere): catch up, so one view
-                // has one number.
-                let same_view_max = self
-                    .proposal
-                    .iter()
-                    .filter_map(|n| self.reports.get(n))
-                    .filter(|r| r.view_members == self.view.members)
-                    .map(|r| r.view)
-                    .max()
-                    .unwrap_or(0);
-                if same_view_max > self.view.number {
-                    self.view.number = same_view_max;
-                    self.events.push_back(ElectionEvent::ViewInstalled {
-                        view: self.view.clone(),
-                    });
-                }
-            }
-        }
-        self.settled = agreed;
-        let dc = self.dc();
-        if dc != self.last_dc {
-            self.events.push_back(ElectionEvent::DcChanged {
-                old: self.last_dc,
-                new: dc,
-            });
-            self.last_dc = dc;
-        }
-    }
-
-    /// Whether `a` and `b` (both members) hear each other, as far as this
-    /// node knows.
-    fn adjacent(&self, a: NodeId, b: NodeId) -> bool {
-        if a == self.local || b == self.local {
-            return true;
-        }
-        let says =
-            |x: NodeId, y: NodeId| self.reports.get(&x).is_some_and(|r| r.members.contains(&y));
-        says(a, b) && says(b, a)
-    }
-
-    /// The installed view (possibly no longer settled; see [`Election::dc`]).
-    pub fn view(&self) -> &View {
-        &self.view
-    }
-
-    /// The DC of the installed view while it is settled (every member
-    /// proposes it); `None` during a change.
-    pub fn dc(&self) -> Option<NodeId> {
-        if self.settled { self.view.dc } else { None }
-    }
-
-    /// This node is the DC of a settled view. The node must also check that
-    /// the view is quorate before acting as DC.
-    pub fn is_dc(&self) -> bool {
-        self.dc() == Some(self.local)
-    }
-
-    /// The view is settled: every member currently proposes it.
-    pub fn settled(&self) -> bool {
-        self.settled
-    }
-
-    /// What this node currently proposes (advertised only once its
-    /// hold-down is over; see [`Election::advertised_proposal`]).
-    pub fn proposal(&self) -> &BTreeSet<NodeId> {
-        &self.proposal
-    }
-
-    /// What our heartbeats carry as proposal: the proposal once its
-    /// hold-down is over, the empty set before.
-    pub fn advertised_proposal(&self) -> BTreeSet<NodeId> {
-        if self.ready {
-            self.proposal.clone()
-        } else {
-            BTreeSet::new()
-        }
-    }
-
-    /// The members quorum must count. While settled: the view. During a
-    /// change: the installed view's members that are still members and have
-    /// not moved on to a newer view without us; nodes that are joining are
-    /// counted once the new view settles, nodes that left are dropped at
-    /// once. So a join causes no quorum blip, and a node left out of its
-    /// peers' new view (non-transitive partition) loses their votes.
-    pub fn quorum_members(&self) -> BTreeSet<NodeId> {
-        if self.settled {
-            return self.view.members.clone();
-        }
-        let mut set: BTreeSet<NodeId> = self
-            .view
-            .members
-            .iter()
-            .copied()
-            .filter(|n| self.members.contains(n))
-            .filter(|n| {
-                self.reports.get(n).is_none_or(|r| {
-                    r.view <= self.view.number || r.view_members.contains(&self.local)
-                })
-            })
-            .collect();
-        set.insert(self.local);
-        set
-    }
-
-    /// Sets the election fields of an outgoing heartbeat: proposal, view
-    /// number and members, DC.
-    pub fn fill_heartbeat(&self, hb: &mut Heartbeat) {
-        hb.proposal = self.advertised_proposal();
-        hb.view = self.view.number;
-        hb.view_members = self.view.members.clone();
-        hb.dc = self.dc();
-    }
-
-    /// The next event, oldest first.
-    pub fn poll_event(&mut self) -> Option<ElectionEvent> {
-        self.events.pop_front()
-    }
-
-    /// The local node id.
-    pub fn local(&self) -> NodeId {
-        self.local
-    }
-}
-
-/// The largest clique of `members` that contains `local`, where `adjacent`
-/// says which pairs hear each other; ties go to the lexicographically
-/// smallest ascending id list. Deterministic: every node with the same graph
-/// gets the same answer.
-pub fn best_clique(
-    local: NodeId,
-    members: &BTreeSet<NodeId>,
-    adjacent: impl Fn(NodeId, NodeId) -> bool,
-) -> BTreeSet<NodeId> {
-    let candidates: Vec<NodeId> = members.iter().copied().filter(|n| *n != local).collect();
-    let mut best: Vec<NodeId> = Vec::new();
-    let mut current: Vec<NodeId> = Vec::new();
-    // Depth-first, trying "include the smallest candidate" before "skip it",
-    // so same-size cliques are met in lexicographic order of the full
-    // (sorted) id list and the first one of the best size is kept.
-    fn search(
-        current: &mut Vec<NodeId>,
-        candidates: &[NodeId],
-        best: &mut Vec<NodeId>,
-        local: NodeId,
-        adjacent: &dyn Fn(NodeId, NodeId) -> bool,
-        found_any: &mut bool,
-    ) {
-        if current.len() + candidates.len() < best.len()
-            || (*found_any && current.len() + candidates.len() == best.len())
-        {
-            return;
-        }
-        let Some((&first, rest)) = candidates.split_first() else {
-            if !*found_any || current.len() > best.len() || is_lex_smaller(current, best, local) {
-                *best = current.clone();
-                *found_any = true;
-            }
-            return;
-        };
-        if current.iter().all(|c| adjacent(*c, first)) {
-            current.push(first);
-            search(current, rest, best, local, adjacent, found_any);
-            current.pop();
-        }
-        search(current, rest, best, local, adjacent, found_any);
-    }
-    let mut found_any = false;
-    search(
-        &mut current,
-        &candidates,
-        &mut best,
-        local,
-        &adjacent,
-        &mut found_any,
-    );
-    best.into_iter().chain(std::iter::once(local)).collect()
-}
-
-/// Same-size comparison of two cliques (each without `local`), as full
-/// ascending id lists with `local` added.
-fn is_lex_smaller(a: &[NodeId], b: &[NodeId], local: NodeId) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let full = |x: &[NodeId]| {
-        let mut v: Vec<NodeId> = x.to_vec();
-        v.push(local);
-        v.sort_unstable();
-        v
-    };
-    full(a) < full(b)
-}
+//! The reign token (the DC's view number, which only grows) is kept by the
+//! node (`node::dc`), which also requires quorum before it acts.
 
 #[cfg(test)]
 mod tests;
 
-#[cfg(test)]
-mod stack_tests;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::config::{Config, NodeId};
+use crate::membership::Membership;
+use crate::time::{Duration, Instant};
+use crate::wire::Heartbeat;
+
+/// The DC choice of one node.
+pub struct Election {
+    local: NodeId,
+    incarnation: u64,
+    interval: Duration,
+    timeout: Duration,
+    /// The number of this node's latest heartbeat.
+    number: u64,
+    /// When each recent heartbeat number was sent, oldest first.
+    sent: VecDeque<(u64, Instant)>,
+    /// No DC is named before this (one timeout after boot).
+    vote_from: Option<Instant>,
+    /// The DC this node names in its heartbeats.
+    named: Option<NodeId>,
+    /// Until `.1` a vote this node gave DC `.0` may still count there
+    /// (see `tick`).
+    vote: Option<(NodeId, Instant)>,
+    /// Whether this node acts as DC (told in heartbeats).
+    acting: bool,
+    /// What a member that is not fresh may not be part of: a possible
+    /// quorum elsewhere (see the module docs).
+    votes: BTreeMap<NodeId, u32>,
+    expected_votes: u32,
+    auto_tie_breaker: bool,
+    /// `two_node` or `last_man_standing`: one node may be quorate alone.
+    lone_quorum: bool,
+}
+
+impl Election {
+    pub fn new(config: &Config, local: NodeId, incarnation: u64) -> Election {
+        Election {
+            local,
+            incarnation,
+            interval: config.heartbeat.interval,
+            timeout: config.heartbeat.timeout,
+            number: 0,
+            sent: VecDeque::new(),
+            vote_from: None,
+            named: None,
+            vote: None,
+            acting: false,
+            votes: config.nodes.iter().map(|n| (n.id, n.votes)).collect(),
+            expected_votes: config.quorum.expected_votes,
+            auto_tie_breaker: config.quorum.auto_tie_breaker,
+            lone_quorum: config.quorum.two_node || config.quorum.last_man_standing,
+        }
+    }
+
+    /// Called every tick, after membership's: chooses the DC to name.
+    pub fn tick(&mut self, now: Instant, m: &Membership) {
+        let vote_from = *self.vote_from.get_or_insert(now + self.timeout);
+        let choice = self.choose_dc(now, vote_from, m);
+        // A heartbeat that named another DC gave it a lease until the vote
+        // expires (its ack was of a heartbeat we received then). It may
+        // reach that DC late, after newer ones that named someone else,
+        // and count there; so name nobody else before it expired.
+        let pending = self
+            .vote
+            .filter(|(d, until)| now < *until && choice != Some(*d));
+        self.named = if pending.is_some() { None } else { choice };
+    }
+
+    /// The excess of a gap between inputs counts as no time for the vote
+    /// (see `Membership::absorb_gap`): the DC's lease relies on it, so a
+    /// clock jump must not end it early (seed 10536220447359988322 had two
+    /// quorate DCs). Our own send times (our lease as DC) are not shifted:
+    /// that lease may only end early.
+    pub fn absorb_gap(&mut self, excess: Duration) {
+        if let Some((_, until)) = self.vote.as_mut() {
+            *until = *until + excess;
+        }
+    }
+
+    /// `node` left cleanly, having stepped down first: our vote for it
+    /// counts nowhere.
+    pub fn peer_left(&mut self, node: NodeId) {
+        if self.vote.is_some_and(|(d, _)| d == node) {
+            self.vote = None;
+        }
+    }
+
+    /// The DC to name now (see the module docs).
+    fn choose_dc(&self, now: Instant, vote_from: Instant, m: &Membership) -> Option<NodeId> {
+        let says_it_acts = |d: NodeId| m.heartbeat_of(d).is_some_and(|(hb, _, _)| acts(hb, d));
+        let members = m.members(now);
+        if now < vote_from {
+            // Joining a DC that already acts cannot make a second one.
+            return members.iter().copied().find(|d| says_it_acts(*d));
+        }
+        let lowest = members.first().copied();
+        match self.named {
+            Some(d) if d != self.local && Some(d) != lowest && members.contains(&d) => {
+                if says_it_acts(d) {
+                    Some(d)
+                } else {
+                    lowest
+                }
+            }
+            _ => lowest,
+        }
+    }
+
+    /// How long an ack keeps this node's DC lease: one interval less than
+    /// the timeout after which the acking peer would declare it lost.
+    fn lease(&self) -> Duration {
+        let t = self.timeout.as_millis();
+        Duration::from_millis(t.saturating_sub(self.interval.as_millis()).max(t / 2))
+    }
+
+    /// When we sent the heartbeat of ours that `hb` (a peer's latest) acks
+    /// (None: it acks none of this incarnation's recent ones).
+    fn acked_sent_at(&self, hb: &Heartbeat) -> Option<Instant> {
+        let h = hb.heard(self.local)?;
+        if h.incarnation != self.incarnation {
+            return None;
+        }
+        let i = self.sent.partition_point(|(n, _)| *n < h.acked);
+        self.sent
+            .get(i)
+            .filter(|(n, _)| *n == h.acked)
+            .map(|(_, at)| *at)
+    }
+
+    /// While acting as DC: the first instant after `now` at which a
+    /// member's ack ages out of the lease. The node looks again then: a DC
+    /// whose lease ran out must stop at once, not at its next tick (a
+    /// member's vote may go to a new DC from that instant on; seed
+    /// 10914138742949313913 had two acting DCs for the rest of a tick).
+    pub fn next_lease_expiry(&self, now: Instant, m: &Membership) -> Option<Instant> {
+        if !self.acting {
+            return None;
+        }
+        m.member_heartbeats(now)
+            .filter_map(|(_, hb)| self.acked_sent_at(hb))
+            .map(|at| at + self.lease())
+            .filter(|t| *t > now)
+            .min()
+    }
+
+    /// Whether the nodes in `set` could be quorate somewhere, by votes.
+    fn could_be_quorate(&self, set: &BTreeSet<NodeId>) -> bool {
+        let votes: u32 = set
+            .iter()
+            .map(|n| self.votes.get(n).copied().unwrap_or(0))
+            .sum();
+        let expected = self.expected_votes;
+        if votes > expected / 2 {
+            return true;
+        }
+        let lowest = self.votes.keys().next();
+        self.auto_tie_breaker && votes * 2 == expected && lowest.is_some_and(|l| set.contains(l))
+    }
+
+    /// The DC this node follows (itself while it names none).
+    pub fn candidate(&self) -> NodeId {
+        self.named.unwrap_or(self.local)
+    }
+
+    /// Tells peers, from the next heartbeat on, whether this node acts as DC.
+    pub fn set_acting(&mut self, acting: bool) {
+        self.acting = acting;
+    }
+
+    /// Whether this node may act as DC: it names itself, every member
+    /// that matters names it with a recent ack (see the module docs), and
+    /// it is not listening after a stall.
+    pub fn acting_dc(&self, now: Instant, m: &Membership) -> bool {
+        if m.listening(now) || self.named != Some(self.local) {
+            return false;
+        }
+        let mut stale: BTreeSet<NodeId> = BTreeSet::new();
+        for (n, hb) in m.member_heartbeats(now) {
+            let recent = self
+                .acked_sent_at(hb)
+                .is_some_and(|at| now.saturating_since(at) < self.lease());
+            if hb.dc != Some(self.local) || !recent {
+                stale.insert(n);
+            }
+        }
+        if stale.is_empty() {
+            return true;
+        }
+        if self.lone_quorum {
+            return false;
+        }
+        // The members that back us, and everyone else: only if the first
+        // could be a quorum and the second could not can no other DC act.
+        let backers: BTreeSet<NodeId> = m.members(now).difference(&stale).copied().collect();
+        let others: BTreeSet<NodeId> = self
+            .votes
+            .keys()
+            .filter(|n| !backers.contains(n))
+            .copied()
+            .collect();
+        self.could_be_quorate(&backers) && !self.could_be_quorate(&others)
+    }
+
+    /// Starts a heartbeat round at `now`: its number, recorded with the
+    /// time for the lease; and the vote this round gives the DC it names.
+    /// Fills the heartbeat's election part (number, dc, acting).
+    pub fn fill_heartbeat(&mut self, now: Instant, m: &Membership, hb: &mut Heartbeat) {
+        self.number += 1;
+        self.sent.push_back((self.number, now));
+        while self
+            .sent
+            .front()
+            .is_some_and(|(_, at)| now.saturating_since(*at) >= self.timeout)
+        {
+            self.sent.pop_front();
+        }
+        if let Some(d) = self.named.filter(|d| *d != self.local) {
+            if let Some((_, at, _)) = m.heartbeat_of(d) {
+                self.vote = Some((d, at + self.lease()));
+            }
+        }
+        hb.number = self.number;
+        hb.dc = self.named;
+        hb.acting = self.acting;
+    }
+
+    /// The DC this node's heartbeats last named, and until when that vote
+    /// may count there (see `tick`).
+    pub fn vote(&self) -> Option<(NodeId, Instant)> {
+        self.vote
+    }
+
+    /// The DC this node names in its heartbeats.
+    pub fn named(&self) -> Option<NodeId> {
+        self.named
+    }
+}
+
+/// Whether `hb`, from `d`, says `d` acts as DC.
+fn acts(hb: &Heartbeat, d: NodeId) -> bool {
+    hb.acting && hb.dc == Some(d)
+}

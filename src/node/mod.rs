@@ -62,7 +62,7 @@ use crate::quorum::{QuorumState, Votequorum};
 use crate::time::{Duration, Instant};
 use crate::wire::{Heartbeat, Kind};
 use msg::{Command, Fragment, Msg, Reassembly, RemoteAction, Report};
-use ring::{Ring, RingEvent};
+use ring::Ring;
 
 /// A datagram to send on heartbeat link `link`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -833,7 +833,7 @@ impl Node {
             // members' reports) rather than a tick later.
             self.handover_until = Some(now + self.config.heartbeat.timeout);
         }
-        while let Some(RingEvent::Restarted(peer)) = self.ring.events.pop_front() {
+        while let Some(peer) = self.ring.take_restarted() {
             let name = self.node_name(peer);
             self.event(log::Level::Info, format!("peer restarted: peer={name}"));
             if let Some(reign) = self.reign.as_mut() {
@@ -866,7 +866,6 @@ impl Node {
             };
             let own = Heartbeat {
                 quorate: self.qs.quorate,
-                view: self.view,
                 config_hash: self.config.hash,
                 expected_votes: self.quorum.expected_votes(),
                 reign,
@@ -1075,7 +1074,7 @@ impl Node {
 
     fn send_report(&mut self, now: Instant) {
         let seq = self.refresh_report();
-        let dc = self.ring.candidate(now);
+        let dc = self.ring.candidate();
         if dc == self.local || self.dc_ident.is_none_or(|(d, _)| d != dc) {
             return;
         }
@@ -1134,8 +1133,8 @@ impl Node {
                     self.ring.count_malformed();
                     return;
                 };
-                let from_dc = from == self.ring.candidate(now)
-                    && self.dc_ident.is_some_and(|(d, _)| d == from);
+                let from_dc =
+                    from == self.ring.candidate() && self.dc_ident.is_some_and(|(d, _)| d == from);
                 if self.reign.is_some() {
                     let mut other = other;
                     // Where things run comes from reports, not from old copies.
@@ -1174,17 +1173,13 @@ impl Node {
             && hb.reign == self.dc_token
             && self.dc_hash == Some(hb.config_hash)
             && hb.leases.contains(&self.local);
-        if renews
-            && from == self.ring.candidate(now)
-            && self.qs.quorate
-            && !self.ring.listening(now)
-        {
+        if renews && from == self.ring.candidate() && self.qs.quorate && !self.ring.listening(now) {
             self.last_command_at = Some(now);
         }
     }
 
     fn on_command(&mut self, now: Instant, from: NodeId, incarnation: u64, c: Command) {
-        if from != self.ring.candidate(now) || !self.qs.quorate || self.ring.listening(now) {
+        if from != self.ring.candidate() || !self.qs.quorate || self.ring.listening(now) {
             return;
         }
         if self.dc_ident != Some((from, incarnation)) {

@@ -280,7 +280,7 @@ impl Node {
             self.request_seq += 1;
             let text = serde_json::to_string(&request).unwrap_or_default();
             self.requests.push((self.request_seq, text));
-            let dc = self.node_name(self.ring.candidate(now));
+            let dc = self.node_name(self.ring.candidate());
             Response::Ok {
                 message: format!("submitted to the dc ({dc})"),
             }
@@ -346,7 +346,7 @@ impl Node {
         } else {
             self.dc_ident
                 .map(|(d, _)| d)
-                .filter(|d| *d == self.ring.candidate(now))
+                .filter(|d| *d == self.ring.candidate())
         };
         let Some(dc) = dc else {
             return Vec::new();

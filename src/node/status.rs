@@ -14,7 +14,7 @@ impl Node {
         } else {
             self.dc_ident
                 .filter(|(d, _)| {
-                    *d == self.ring.candidate(now)
+                    *d == self.ring.candidate()
                         && self
                             .last_command_at
                             .is_some_and(|t| now.saturating_since(t) < self.lease())

@@ -2,11 +2,12 @@
 //! `interval`.
 //!
 //! It carries what membership needs (whom the sender hears, on which links,
-//! in which incarnation, so receivers learn which links work both ways) and
-//! what election needs (the sender's member set, its proposed view, its
-//! installed view and DC). Membership fills the first part
-//! (`Membership::poll_heartbeat`), election the second
-//! (`Election::fill_heartbeat`), and the node adds its config hash.
+//! in which incarnation, so receivers learn which links work both ways,
+//! and the newest heartbeat of each it received: the acks), what election
+//! needs (the number of this heartbeat, the DC the sender names, whether it
+//! acts) and the node's part (quorum, config hash, expected votes, reign,
+//! leases). Membership fills `hears` (`Membership::hears`), election its
+//! part (`Election::fill_heartbeat`), the node the rest.
 
 use std::collections::BTreeSet;
 
@@ -27,7 +28,7 @@ pub struct Heard {
     /// lets `node` know how recent the sender's view of it is, in `node`'s
     /// own clock (it remembers when it sent each number): that bounds when
     /// the sender will declare it lost, which is what the DC lease in
-    /// `node::ring` rests on.
+    /// `election` rests on.
     pub acked: u64,
 }
 
@@ -41,17 +42,7 @@ pub struct Heartbeat {
     pub number: u64,
     /// Peers the sender hears, ascending by node id, one entry per node.
     pub hears: Vec<Heard>,
-    /// The sender's members: itself plus the peers it hears that also hear
-    /// it (the bidirectional set). Election builds its reachability graph
-    /// from these.
-    pub members: BTreeSet<NodeId>,
-    /// The view the sender's election proposes (a clique of `members`).
-    pub proposal: BTreeSet<NodeId>,
-    /// The number of the view the sender has installed.
-    pub view: u64,
-    /// The members of that installed view.
-    pub view_members: BTreeSet<NodeId>,
-    /// The DC of that view, if one is agreed.
+    /// The DC the sender names (`election`): the one it backs.
     pub dc: Option<NodeId>,
     /// The sender counts itself quorate.
     pub quorate: bool,
@@ -83,10 +74,6 @@ impl Heartbeat {
         for h in &self.hears {
             w.u16(h.node).u64(h.incarnation).u32(h.links).u64(h.acked);
         }
-        w.nodes(&self.members)
-            .nodes(&self.proposal)
-            .u64(self.view)
-            .nodes(&self.view_members);
         w.opt_u16(self.dc)
             .bool(self.quorate)
             .bool(self.acting)
@@ -123,10 +110,6 @@ impl Heartbeat {
         let hb = Heartbeat {
             number,
             hears,
-            members: r.nodes("heartbeat.members")?,
-            proposal: r.nodes("heartbeat.proposal")?,
-            view: r.u64("heartbeat.view")?,
-            view_members: r.nodes("heartbeat.view_members")?,
             dc: r.opt_u16("heartbeat.dc")?,
             quorate: r.bool("heartbeat.quorate")?,
             acting: r.bool("heartbeat.acting")?,
@@ -170,10 +153,6 @@ mod tests {
                     acked: 0,
                 },
             ],
-            members: [1, 2, 4].into_iter().collect(),
-            proposal: [1, 2].into_iter().collect(),
-            view: 7,
-            view_members: [1, 2, 4].into_iter().collect(),
             dc: Some(1),
             quorate: true,
             acting: true,
@@ -241,8 +220,7 @@ mod tests {
     /// every member, stays far below a 1500-byte MTU (docs/protocol.md
     /// quotes this size).
     #[test]
-    fn sixteen_node_dc_heartbeat_is_531_bytes() {
-        let all: BTreeSet<NodeId> = (1..=16).collect();
+    fn sixteen_node_dc_heartbeat_is_421_bytes() {
         let hb = Heartbeat {
             number: 1,
             hears: (2..=16)
@@ -253,10 +231,6 @@ mod tests {
                     acked: 1,
                 })
                 .collect(),
-            members: all.clone(),
-            proposal: all.clone(),
-            view: 1,
-            view_members: all,
             dc: Some(1),
             quorate: true,
             acting: true,
@@ -265,7 +239,7 @@ mod tests {
             reign: 1 << 24,
             leases: (2..=16).collect(),
         };
-        assert_eq!(hb.encode().len(), 531);
-        assert_eq!(hb.encode().len() + crate::wire::OVERHEAD, 579);
+        assert_eq!(hb.encode().len(), 421);
+        assert_eq!(hb.encode().len() + crate::wire::OVERHEAD, 469);
     }
 }
