@@ -1356,7 +1356,7 @@ impl Node {
     }
 
     /// The members of the current view (the local node included).
-    pub fn members(&self) -> BTreeSet<NodeId> {
-        self.last_members.clone()
+    pub fn members(&self) -> &BTreeSet<NodeId> {
+        &self.last_members
     }
 }

@@ -1,8 +1,9 @@
 //! The safety invariants, checked after every simulated step.
 //!
-//! 1. At most one node acts as DC while quorate (two_node and
-//!    last_man_standing excepted: there two partitions can be quorate and
-//!    fencing decides).
+//! 1. At most one partition is quorate: no two quorate nodes have disjoint
+//!    member sets; and at most one node acts as DC while quorate (two_node
+//!    and last_man_standing excepted: there two partitions can be quorate
+//!    and fencing decides).
 //! 2. With fencing configured, no primitive runs on two machines at once
 //!    (ground truth from the simulated agents; clones: at most `max`).
 //! 3. Every start/stop is issued by a node that is the acting DC of a
@@ -77,6 +78,10 @@ pub fn after_step(sim: &mut Sim) {
             sim.violation = Some(format!("invariant 1: two quorate DCs at once: {dcs:?}"));
             return;
         }
+        if let Some(v) = two_quorate_partitions(sim) {
+            sim.violation = Some(v);
+            return;
+        }
     }
     if fencing(sim) {
         // Invariant 2 depends only on what runs where, so it is re-counted
@@ -93,6 +98,47 @@ pub fn after_step(sim: &mut Sim) {
             }
         }
     }
+}
+
+/// Invariant 1, first half: two running, unpaused nodes that count
+/// themselves quorate on disjoint member sets are two quorate partitions.
+/// Member sets are compared as bitmaps of node ids (the simulator has at
+/// most 16 nodes), so this costs little on every step.
+fn two_quorate_partitions(sim: &Sim) -> Option<String> {
+    let mut seen: [(usize, u64); 16] = [(0, 0); 16];
+    let mut count = 0;
+    for (i, n) in sim.nodes.iter().enumerate() {
+        let Some(node) = n
+            .node
+            .as_ref()
+            .filter(|x| !n.paused && x.quorum_state().quorate)
+        else {
+            continue;
+        };
+        let mask = node.members().iter().fold(0u64, |m, id| {
+            m | 1u64.checked_shl(u32::from(*id)).unwrap_or(0)
+        });
+        if mask == 0 {
+            // Only ids of 64 and above: not comparable as a bitmap.
+            continue;
+        }
+        if let Some((j, _)) = seen[..count].iter().find(|(_, other)| other & mask == 0) {
+            let a = &sim.nodes[*j];
+            let members = |k: usize| sim.nodes[k].node.as_ref().map(|x| x.members().clone());
+            return Some(format!(
+                "invariant 1: two quorate partitions: {} with members {:?}, {} with members {:?}",
+                a.name,
+                members(*j).unwrap_or_default(),
+                n.name,
+                members(i).unwrap_or_default()
+            ));
+        }
+        if count < seen.len() {
+            seen[count] = (i, mask);
+            count += 1;
+        }
+    }
+    None
 }
 
 /// Invariant 2: no primitive on more live machines than it may run on.
