@@ -1355,6 +1355,12 @@ impl Node {
         })
     }
 
+    /// This node's membership view number: it grows by one each time
+    /// [`Node::members`] changes.
+    pub fn view(&self) -> u64 {
+        self.view
+    }
+
     /// The members of the current view (the local node included).
     pub fn members(&self) -> &BTreeSet<NodeId> {
         &self.last_members
