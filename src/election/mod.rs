@@ -270,11 +270,13 @@ impl Election {
 
     /// The DC this node's heartbeats last named, and until when that vote
     /// may count there (see `tick`).
+    #[cfg(test)]
     pub fn vote(&self) -> Option<(NodeId, Instant)> {
         self.vote
     }
 
     /// The DC this node names in its heartbeats.
+    #[cfg(test)]
     pub fn named(&self) -> Option<NodeId> {
         self.named
     }
