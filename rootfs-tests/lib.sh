@@ -28,7 +28,7 @@ lab_log() {
 # for N nodes (not started). TRANSPORT is udpu (default) or udp. With
 # LAB_LINKS=2 every node also gets eth1 (10.78.0.1I) on a second bridge, br1,
 # as a second heartbeat link. With LAB_VIP=1 the config has one resource,
-# webip: a vip 10.77.0.100/24 on eth0.
+# webip: a vip 10.77.0.100/24 on eth0; LAB_RESOURCES adds config text.
 lab_init() {
   LAB_BIN=$(readlink -f "$1")
   LAB_N=$2
@@ -149,6 +149,10 @@ params = { ip = "10.77.0.100", cidr_netmask = 24, nic = "eth0" }
 ops = [ { name = "monitor", interval = "2s", timeout = "5s" } ]
 
 EOF
+  fi
+  # LAB_RESOURCES: more config text (resources), as written.
+  if [ -n "${LAB_RESOURCES:-}" ]; then
+    printf '%s\n' "$LAB_RESOURCES"
   fi
   local addrs
   for i in $(seq 1 "$LAB_N"); do

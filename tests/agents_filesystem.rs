@@ -16,6 +16,10 @@ use ha::agents::{self, Agent, mountinfo_entries};
 use ha::config::{Agent as Kind, Meta, Resource};
 use ha::node::Outcome;
 
+/// `[defaults] op_timeout` for the agents built here (only external
+/// agents use it).
+const OP_TIMEOUT: ha::time::Duration = ha::time::Duration::from_secs(20);
+
 fn require_root() {
     assert!(
         rustix::process::geteuid().is_root(),
@@ -92,7 +96,7 @@ impl Disk {
             ops: Vec::new(),
             meta: Meta::default(),
         };
-        agents::for_resource(&resource, "n1").expect("valid filesystem params")
+        agents::for_resource(&resource, "n1", OP_TIMEOUT).expect("valid filesystem params")
     }
 }
 
@@ -367,6 +371,7 @@ fn filesystem_missing_fsck_program_or_device_is_clear() {
             ("run_fsck", "force"),
         ]),
         "n1",
+        OP_TIMEOUT,
     )
     .expect("valid");
     let no_device = agents::for_resource(
@@ -376,6 +381,7 @@ fn filesystem_missing_fsck_program_or_device_is_clear() {
             ("fstype", "ext4"),
         ]),
         "n1",
+        OP_TIMEOUT,
     )
     .expect("valid");
     in_private_mount_namespace(|| {

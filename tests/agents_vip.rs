@@ -15,6 +15,10 @@ use ha::agents::{self, Agent};
 use ha::config::{Agent as Kind, Meta, Resource};
 use ha::node::Outcome;
 
+/// `[defaults] op_timeout` for the agents built here (only external
+/// agents use it).
+const OP_TIMEOUT: ha::time::Duration = ha::time::Duration::from_secs(20);
+
 fn require_root() {
     assert!(
         rustix::process::geteuid().is_root(),
@@ -109,7 +113,7 @@ fn vip(params: &[(&str, &str)]) -> Box<dyn Agent> {
         ops: Vec::new(),
         meta: Meta::default(),
     };
-    agents::for_resource(&resource, "n1").expect("valid vip params")
+    agents::for_resource(&resource, "n1", OP_TIMEOUT).expect("valid vip params")
 }
 
 /// The line of `text` containing `needle`, or "".

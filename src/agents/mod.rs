@@ -27,16 +27,16 @@ use argh::FromArgs;
 use crate::config::{self, Resource};
 use crate::node::Outcome;
 
+pub mod external;
 mod filesystem;
 mod packet;
 mod params;
 pub mod proc_scan;
-mod registry;
 mod vip;
 
+pub use external::External;
 pub use filesystem::Filesystem;
 pub use proc_scan::{MountEntry, mountinfo_entries};
-pub use registry::Registry;
 pub use vip::Vip;
 
 /// OCF exit codes (the OCF resource agent API), used in `Outcome::Failed`.
@@ -115,7 +115,7 @@ impl fmt::Display for AgentError {
             AgentError::Unsupported { resource, agent } => write!(
                 f,
                 "resource \"{resource}\": agent \"{agent}\" is not available in this build\n  \
-                 hint: the built-in agents vip and filesystem are; see `ha agents`"
+                 hint: vip, filesystem, ocf: and lsb: agents are; see `ha agents`"
             ),
         }
     }
@@ -135,11 +135,31 @@ impl AgentError {
 
 /// Build the agent for `resource` on the node named `node_name` (used for
 /// per-node status files). Checks every parameter; the error names the
-/// resource and parameter and gives a hint.
-pub fn for_resource(resource: &Resource, node_name: &str) -> Result<Box<dyn Agent>, AgentError> {
+/// resource and parameter and gives a hint. `op_timeout` is `[defaults]
+/// op_timeout`: external scripts are killed after their operation's
+/// timeout, this one where the resource names none.
+pub fn for_resource(
+    resource: &Resource,
+    node_name: &str,
+    op_timeout: crate::time::Duration,
+) -> Result<Box<dyn Agent>, AgentError> {
+    let default_timeout = std::time::Duration::from_millis(op_timeout.as_millis());
     match &resource.agent {
         config::Agent::Vip => Ok(Box::new(Vip::new(resource)?)),
         config::Agent::Filesystem => Ok(Box::new(Filesystem::new(resource, node_name)?)),
+        config::Agent::Ocf { provider, kind } => Ok(Box::new(External::ocf(
+            resource,
+            std::path::Path::new(external::OCF_ROOT),
+            provider,
+            kind,
+            default_timeout,
+        )?)),
+        config::Agent::Lsb(name) => Ok(Box::new(External::lsb(
+            resource,
+            std::path::Path::new(external::LSB_DIR),
+            name,
+            default_timeout,
+        )?)),
         other => Err(AgentError::Unsupported {
             resource: resource.id.clone(),
             agent: agent_name(other),
@@ -293,17 +313,17 @@ static AGENTS: [AgentInfo; 6] = [
         name: "ocf",
         equivalent: "ocf:PROVIDER:TYPE",
         summary: "an OCF resource agent script, written agent = \"ocf:PROVIDER:TYPE\"; params are passed as OCF_RESKEY_*",
-        available: false,
+        available: true,
         params: &[],
-        monitor_depths: "",
+        monitor_depths: "passed to the script as OCF_CHECK_LEVEL",
     },
     AgentInfo {
         name: "lsb",
         equivalent: "lsb:NAME",
         summary: "an LSB init script /etc/init.d/NAME, written agent = \"lsb:NAME\"",
-        available: false,
+        available: true,
         params: &[],
-        monitor_depths: "",
+        monitor_depths: "0: the script's status (every depth is the same)",
     },
 ];
 

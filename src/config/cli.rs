@@ -121,12 +121,16 @@ pub fn check(args: CheckArgs) -> i32 {
 fn missing_program(agent: &Agent) -> Option<(PathBuf, &'static str)> {
     match agent {
         Agent::Ocf { provider, kind } => {
-            let path = PathBuf::from(format!("/usr/lib/ocf/resource.d/{provider}/{kind}"));
+            let path = crate::agents::external::ocf_path(
+                Path::new(crate::agents::external::OCF_ROOT),
+                provider,
+                kind,
+            );
             (!path.exists())
                 .then_some((path, "install the resource-agents package that provides it"))
         }
         Agent::Lsb(name) => {
-            let path = PathBuf::from(format!("/etc/init.d/{name}"));
+            let path = Path::new(crate::agents::external::LSB_DIR).join(name);
             (!path.exists()).then_some((path, "install the init script, or use systemd:UNIT"))
         }
         Agent::Systemd(_) => {
@@ -175,7 +179,11 @@ fn place(file: &str, text: &str, path: &[&str]) -> (usize, usize) {
 fn agent_checks(config: &Config, file: &str, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for r in &config.resources {
-        let (severity, place, message, hint) = match crate::agents::for_resource(r, "check") {
+        let (severity, place, message, hint) = match crate::agents::for_resource(
+            r,
+            "check",
+            config.defaults.op_timeout,
+        ) {
             Ok(_) => continue,
             Err(crate::agents::AgentError::Param {
                 param,

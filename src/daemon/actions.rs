@@ -58,7 +58,7 @@ impl AgentRunner {
                 reason: format!("resource \"{resource}\" is not in the config"),
             });
         };
-        match agents::for_resource(config, &self.node_name) {
+        match agents::for_resource(config, &self.node_name, self.config.defaults.op_timeout) {
             Ok(agent) => {
                 let agent: Arc<dyn Agent> = Arc::from(agent);
                 self.agents.insert(resource.to_string(), agent.clone());

@@ -41,7 +41,13 @@ pub fn off(device: &FenceDevice, target: &str, deadline: Instant) -> Result<Stri
     let secrets = secrets(device);
     let run = |action: &str| -> Result<process::Finished, Failure> {
         let input = stdin_for(device, action, target);
-        match process::run(&program, &[] as &[&OsStr], Some(input.as_bytes()), deadline) {
+        match process::run(
+            &program,
+            &[] as &[&OsStr],
+            &[],
+            Some(input.as_bytes()),
+            deadline,
+        ) {
             Ok(f) => Ok(f),
             Err(RunError::Deadline) => Err(Failure::timeout(format!(
                 "{agent} action={action} still running at the deadline; killed"

@@ -108,7 +108,7 @@ pub fn off(device: &FenceDevice, target: &str, deadline: Instant) -> Result<Stri
     let run = |command: &[&str]| -> Result<process::Finished, Failure> {
         let mut args: Vec<&OsStr> = base.iter().map(OsString::as_os_str).collect();
         args.extend(command.iter().map(OsStr::new));
-        match process::run(&program, &args, None, deadline) {
+        match process::run(&program, &args, &[], None, deadline) {
             Ok(f) => Ok(f),
             Err(RunError::Deadline) => Err(Failure::timeout(format!(
                 "ipmitool -H {} {} still running at the deadline; killed",

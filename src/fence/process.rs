@@ -1,4 +1,5 @@
-//! Running a fence program (ipmitool, a fence agent) with a deadline.
+//! Running a fence program (ipmitool, a fence agent) or an external
+//! resource agent (OCF script, LSB init script) with a deadline.
 //!
 //! Input: a program, its arguments, optional bytes for its stdin, and the
 //! instant by which it must have finished. Output: its exit code and what
@@ -35,16 +36,19 @@ pub enum RunError {
 /// Output kept per stream: enough for a status line or an error message.
 const OUTPUT_MAX: usize = 64 * 1024;
 
-/// Runs `program` with `args`, writes `stdin` (then closes it), and waits
-/// until it exits or `deadline` passes.
+/// Runs `program` with `args` and, besides the inherited environment,
+/// `env`; writes `stdin` (then closes it), and waits until it exits or
+/// `deadline` passes.
 pub fn run(
     program: &Path,
     args: &[&OsStr],
+    env: &[(String, String)],
     stdin: Option<&[u8]>,
     deadline: Instant,
 ) -> Result<Finished, RunError> {
     let mut child = Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         // A pipe even when there is nothing to say: a minimal root may
         // have no /dev/null, and an empty, closed stdin reads as EOF.
         .stdin(Stdio::piped())
@@ -179,8 +183,9 @@ pub fn last_line(text: &str) -> String {
 mod tests {
     use super::*;
 
-    // Goal: exit codes, output and stdin pass through, and a program that
-    // overruns its deadline is killed together with its children.
+    // Goal: exit codes, output, stdin and extra environment pass through,
+    // and a program that overruns its deadline is killed together with its
+    // children.
     #[test]
     fn runs_programs_and_kills_overruns() {
         let sh = find_program("sh").expect("sh");
@@ -189,20 +194,22 @@ mod tests {
             &sh,
             &[
                 OsStr::new("-c"),
-                OsStr::new("read a; echo got=$a; echo oops >&2; exit 3"),
+                OsStr::new("read a; echo got=$a$HA_TEST_X; echo oops >&2; exit 3"),
             ],
+            &[("HA_TEST_X".to_string(), "+x".to_string())],
             Some(b"hello\n"),
             far,
         )
         .unwrap();
         assert_eq!(out.code, Some(3));
-        assert_eq!(out.stdout.trim(), "got=hello");
+        assert_eq!(out.stdout.trim(), "got=hello+x");
         assert_eq!(last_line(&out.stderr), "oops");
 
         let started = Instant::now();
         let err = run(
             &sh,
             &[OsStr::new("-c"), OsStr::new("sleep 30 & sleep 30")],
+            &[],
             None,
             Instant::now() + Duration::from_millis(300),
         )
@@ -210,7 +217,7 @@ mod tests {
         assert!(matches!(err, RunError::Deadline), "{err:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
 
-        let missing = run(Path::new("/nonexistent/fence_x"), &[], None, far).unwrap_err();
+        let missing = run(Path::new("/nonexistent/fence_x"), &[], &[], None, far).unwrap_err();
         assert!(matches!(missing, RunError::Spawn(_)));
         assert!(find_program("no-such-program-here").is_none());
     }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Goal: an external OCF resource agent runs under the daemon as under
+# pacemaker: the cluster starts it on exactly one node with its params as
+# OCF_RESKEY_*, every node's status reports it there, and after a SIGKILL
+# of that node it runs on exactly one survivor.
+# Method: every node's root gets a static busybox as /bin/sh and a real OCF
+# script at /usr/lib/ocf/resource.d/hatest/Dummy. The script keeps its
+# state file in the node's own root, so the roots holding the file are the
+# nodes running the resource; the file holds OCF_RESKEY_color.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+busybox=$(command -v busybox) || lab_die "busybox is missing (apt-get install busybox-static)"
+file -L "$busybox" | grep -q "statically linked" \
+  || lab_die "$busybox is not statically linked (apt-get install busybox-static)"
+LAB_RESOURCES='[resource.dummy]
+agent = "ocf:hatest:Dummy"
+params = { state = "/var/lib/ha/dummy.state", color = "blue" }
+ops = [ { name = "monitor", interval = "1s", timeout = "5s" } ]'
+lab_init "$1" 3 udpu
+for i in 1 2 3; do
+  root=$(lab_root "$i")
+  mkdir -p "$root/bin" "$root/usr/lib/ocf/resource.d/hatest"
+  cp "$busybox" "$root/bin/busybox"
+  for app in sh rm cat; do ln -s busybox "$root/bin/$app"; done
+  cat > "$root/usr/lib/ocf/resource.d/hatest/Dummy" <<'EOF'
+#!/bin/sh
+state="${OCF_RESKEY_state:?state is required}"
+case "$1" in
+start) echo "$OCF_RESKEY_color $OCF_RESOURCE_INSTANCE" > "$state"; exit 0;;
+stop) rm -f "$state"; exit 0;;
+monitor) [ -f "$state" ] && exit 0; exit 7;;
+validate-all) exit 0;;
+*) exit 3;;
+esac
+EOF
+  chmod 755 "$root/usr/lib/ocf/resource.d/hatest/Dummy"
+done
+runs_on() {
+  local i
+  for i in "$@"; do
+    if [ -f "$(lab_root "$i")/var/lib/ha/dummy.state" ]; then echo "$i"; fi
+  done
+}
+placed() {
+  local i want=$1
+  shift
+  for i in "$@"; do
+    [ "$(lab_get "$i" '[r["active_on"] for r in s["resources"] if r["id"] == "dummy"]')" = "[[\"n$want\"]]" ] || return 1
+  done
+}
+lab_start_all
+lab_wait 15 "n1..n3 agree" lab_agree 1 2 3
+one_of() { [ "$(runs_on "$@" | wc -l)" = 1 ]; }
+lab_wait 10 "the OCF script runs on exactly one node" one_of 1 2 3
+first=$(runs_on 1 2 3)
+got=$(cat "$(lab_root "$first")/var/lib/ha/dummy.state")
+[ "$got" = "blue dummy" ] || lab_die "the script saw '$got', not its params and instance 'blue dummy'"
+lab_wait 10 "every node reports dummy on n$first" placed "$first" 1 2 3
+lab_log "dummy runs on n$first (the script saw: $got)"
+lab_kill "$first"
+rest=()
+for i in 1 2 3; do [ "$i" = "$first" ] || rest+=("$i"); done
+lab_wait 15 "a survivor runs dummy" one_of "${rest[@]}"
+second=$(runs_on "${rest[@]}")
+lab_wait 10 "the survivors report dummy on n$second" placed "$second" "${rest[@]}"
+lab_log "after killing n$first, dummy runs on n$second"
