@@ -270,6 +270,16 @@ lab_agree() {
   python3 "$LAB_HERE/lib/view.py" --agree "$(printf 'n%s,' "$@")" "${views[@]}"
 }
 
+# lab_placed RESOURCE WANT NODES...: every listed node's status says
+# RESOURCE is active on node WANT alone.
+lab_placed() {
+  local i r=$1 want=$2
+  shift 2
+  for i in "$@"; do
+    [ "$(lab_get "$i" "[r['active_on'] for r in s['resources'] if r['id'] == '$r']")" = "[[\"n$want\"]]" ] || return 1
+  done
+}
+
 # lab_not_quorate I: node I answers and says it has no quorum.
 lab_not_quorate() {
   [ "$(lab_get "$1" 's["quorum"]["quorate"]')" = false ]

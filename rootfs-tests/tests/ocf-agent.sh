@@ -41,13 +41,6 @@ runs_on() {
     if [ -f "$(lab_root "$i")/var/lib/ha/dummy.state" ]; then echo "$i"; fi
   done
 }
-placed() {
-  local i want=$1
-  shift
-  for i in "$@"; do
-    [ "$(lab_get "$i" '[r["active_on"] for r in s["resources"] if r["id"] == "dummy"]')" = "[[\"n$want\"]]" ] || return 1
-  done
-}
 lab_start_all
 lab_wait 15 "n1..n3 agree" lab_agree 1 2 3
 one_of() { [ "$(runs_on "$@" | wc -l)" = 1 ]; }
@@ -55,12 +48,12 @@ lab_wait 10 "the OCF script runs on exactly one node" one_of 1 2 3
 first=$(runs_on 1 2 3)
 got=$(cat "$(lab_root "$first")/var/lib/ha/dummy.state")
 [ "$got" = "blue dummy" ] || lab_die "the script saw '$got', not its params and instance 'blue dummy'"
-lab_wait 10 "every node reports dummy on n$first" placed "$first" 1 2 3
+lab_wait 10 "every node reports dummy on n$first" lab_placed dummy "$first" 1 2 3
 lab_log "dummy runs on n$first (the script saw: $got)"
 lab_kill "$first"
 rest=()
 for i in 1 2 3; do [ "$i" = "$first" ] || rest+=("$i"); done
 lab_wait 15 "a survivor runs dummy" one_of "${rest[@]}"
 second=$(runs_on "${rest[@]}")
-lab_wait 10 "the survivors report dummy on n$second" placed "$second" "${rest[@]}"
+lab_wait 10 "the survivors report dummy on n$second" lab_placed dummy "$second" "${rest[@]}"
 lab_log "after killing n$first, dummy runs on n$second"

@@ -15,14 +15,7 @@ lab_wait 15 "n1..n3 agree" lab_agree 1 2 3
 one_holder() { [ "$(lab_holders 10.77.0.100 | wc -w)" = 1 ]; }
 lab_wait 10 "exactly one node holds 10.77.0.100" one_holder
 first=$(lab_holders 10.77.0.100)
-placed() {
-  local i want=$1
-  shift
-  for i in "$@"; do
-    [ "$(lab_get "$i" '[r["active_on"] for r in s["resources"] if r["id"] == "webip"]')" = "[[\"n$want\"]]" ] || return 1
-  done
-}
-lab_wait 10 "every node reports webip on n$first" placed "$first" 1 2 3
+lab_wait 10 "every node reports webip on n$first" lab_placed webip "$first" 1 2 3
 lab_log "webip runs on n$first"
 lab_kill "$first"
 rest=()
@@ -32,7 +25,7 @@ lab_wait 15 "a survivor takes over 10.77.0.100" moved
 second=$(lab_holders 10.77.0.100 | tr ' ' '\n' | grep -x -e "${rest[0]}" -e "${rest[1]}" | head -1)
 [ "$(lab_holders 10.77.0.100 | tr ' ' '\n' | grep -cx -e "${rest[0]}" -e "${rest[1]}")" = 1 ] \
   || lab_die "both survivors hold the address: $(lab_holders 10.77.0.100)"
-lab_wait 10 "the survivors report webip on n$second" placed "$second" "${rest[@]}"
+lab_wait 10 "the survivors report webip on n$second" lab_placed webip "$second" "${rest[@]}"
 lab_log "after killing n$first, webip runs on n$second"
 pid=${LAB_PID[$second]}
 lab_signal "$second" TERM
