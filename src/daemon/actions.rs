@@ -54,7 +54,7 @@ impl AgentRunner {
         }
         let Some(config) = self.config.resource(resource) else {
             return Err(Outcome::Failed {
-                rc: 5,
+                rc: agents::rc::ERR_CONFIGURED,
                 reason: format!("resource \"{resource}\" is not in the config"),
             });
         };
@@ -69,6 +69,29 @@ impl AgentRunner {
                 reason: e.to_string(),
             }),
         }
+    }
+}
+
+impl AgentRunner {
+    /// Whether `resource`'s agent kind is one this build accepts in the
+    /// config but cannot run (`ha agents` says "not available").
+    fn lacks_kind(&self, resource: &str) -> bool {
+        self.config.resource(resource).is_some_and(|r| {
+            agents::find_agent(&agents::agent_name(&r.agent)).is_some_and(|a| !a.available)
+        })
+    }
+}
+
+/// A probe that finds the agent not installed here (rc 5) means the
+/// resource is not running here, as pacemaker reads it; a start here would
+/// fail and ban the node.
+fn probe_result(outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::Failed {
+            rc: agents::rc::ERR_INSTALLED,
+            ..
+        } => Outcome::NotRunning,
+        other => other,
     }
 }
 
@@ -90,10 +113,25 @@ impl ActionRunner for AgentRunner {
                 return run_fence(&self.config, target.clone(), action, done);
             }
         };
+        let probe = matches!(action.kind, ActionKind::Probe { .. });
         let agent = match self.agent(resource) {
             Ok(agent) => agent,
             Err(outcome) => {
-                log::error!("action failed: {operation:?} {resource} reason={outcome:?}");
+                let outcome = if operation == Operation::Stop && self.lacks_kind(resource) {
+                    // Nothing on this node can have started it: stopping
+                    // it succeeds (a failed stop would get the node fenced).
+                    log::info!(
+                        "stop {resource}: its agent kind does not run in this build, nothing to stop"
+                    );
+                    Outcome::Ok
+                } else if probe {
+                    probe_result(outcome)
+                } else {
+                    outcome
+                };
+                if outcome != Outcome::Ok && outcome != Outcome::NotRunning {
+                    log::error!("action failed: {operation:?} {resource} reason={outcome:?}");
+                }
                 let _ = done.try_send((action.id, outcome));
                 return;
             }
@@ -106,6 +144,11 @@ impl ActionRunner for AgentRunner {
         let id = action.id;
         smol::spawn(async move {
             let outcome = agents::run_with_timeout(agent, operation, timeout).await;
+            let outcome = if probe {
+                probe_result(outcome)
+            } else {
+                outcome
+            };
             let _ = done.send((id, outcome)).await;
         })
         .detach();
@@ -152,31 +195,6 @@ fn run_fence(config: &Config, target: String, action: Action, done: Sender<(Acti
     .detach();
 }
 
-/// Used until the agents are wired in: every action fails at once with
-/// OCF_ERR_INSTALLED (rc 5), so the node sees an honest failure instead of
-/// an action that never ends, and `ha status` shows why.
-pub struct NoAgents;
-
-impl ActionRunner for NoAgents {
-    fn run(&mut self, action: Action, done: Sender<(ActionId, Outcome)>) {
-        let what = match &action.kind {
-            ActionKind::Start { resource } => format!("start {resource}"),
-            ActionKind::Stop { resource } => format!("stop {resource}"),
-            ActionKind::Monitor { resource } => format!("monitor {resource}"),
-            ActionKind::Probe { resource } => format!("probe {resource}"),
-            ActionKind::Fence { target } => format!("fence {target}"),
-        };
-        log::error!("action failed: {what} reason=\"no agent runner in this build\"");
-        let outcome = Outcome::Failed {
-            rc: 5,
-            reason: "agent not available".to_string(),
-        };
-        // The receiver lives as long as the daemon loop; a failed send means
-        // the daemon is exiting and nobody waits for the result.
-        let _ = done.try_send((action.id, outcome));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +238,54 @@ ops = [ {{ name = "monitor", interval = "10s", depth = {depth} }} ]
             done,
         );
         smol::block_on(results.recv()).unwrap().1
+    }
+
+    // Goal: an agent kind this build cannot run (systemd) and an OCF
+    // script that is not installed never get a node fenced: probes say
+    // "not running here" (pacemaker's reading of rc 5 on a probe), a stop
+    // of the kind that cannot run succeeds, and a start fails with rc 5
+    // (which bans the node). Method: the runner on a config with both.
+    #[test]
+    fn agents_missing_here_are_not_running_and_stop_cleanly() {
+        let text = r#"[cluster]
+name = "c"
+key_file = "/etc/ha.key"
+
+[[node]]
+name = "n1"
+id = 1
+addrs = ["10.0.0.1"]
+
+[resource.web]
+agent = "systemd:ha-test-no-such-unit"
+
+[resource.dummy]
+agent = "ocf:ha-test-no-such-provider:Dummy"
+"#;
+        let config = crate::config::parse(text, "ha.toml")
+            .unwrap_or_else(|d| panic!("{d:?}"))
+            .config;
+        let mut runner = AgentRunner::new(&config, "n1");
+        for r in ["web", "dummy"] {
+            let probe = ActionKind::Probe { resource: r.into() };
+            assert_eq!(run(&mut runner, probe), Outcome::NotRunning, "probe {r}");
+            let stop = ActionKind::Stop { resource: r.into() };
+            assert_eq!(run(&mut runner, stop), Outcome::Ok, "stop {r}");
+            let start = ActionKind::Start { resource: r.into() };
+            match run(&mut runner, start) {
+                Outcome::Failed { rc: 5, .. } => {}
+                other => panic!("start {r} must fail as not installed, got {other:?}"),
+            }
+        }
+        // A resource the config does not have (a reload raced the action)
+        // is a configuration error, not "not running".
+        let probe = ActionKind::Probe {
+            resource: "gone".into(),
+        };
+        match run(&mut runner, probe) {
+            Outcome::Failed { rc: 6, .. } => {}
+            other => panic!("probe of an unknown resource: {other:?}"),
+        }
     }
 
     // Goal: the monitor op's configured depth (OCF_CHECK_LEVEL) reaches the
