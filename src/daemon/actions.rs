@@ -205,22 +205,20 @@ mod tests {
         // source "proc", and no file can be created in it, so the depth-20
         // check (write and read back a status file) fails where depth 0
         // passes. Nothing is mounted or written by this test.
-        let text = format!(
-            r#"[cluster]
-name = "c"
-key_file = "/etc/ha.key"
-stonith_enabled = false
-
-[[node]]
-name = "n1"
-id = 1
-addrs = ["10.0.0.1"]
-
-[resource.procfs]
+        config_with(&format!(
+            r#"[resource.procfs]
 agent = "filesystem"
 params = {{ device = "proc", directory = "/proc", fstype = "proc" }}
 ops = [ {{ name = "monitor", interval = "10s", depth = {depth} }} ]
 "#
+        ))
+    }
+
+    /// A one-node config with `resources`.
+    fn config_with(resources: &str) -> Config {
+        let text = format!(
+            "[cluster]\nname = \"c\"\nkey_file = \"/etc/ha.key\"\nstonith_enabled = false\n\
+             [[node]]\nname = \"n1\"\nid = 1\naddrs = [\"10.0.0.1\"]\n{resources}"
         );
         crate::config::parse(&text, "ha.toml")
             .unwrap_or_else(|d| panic!("{d:?}"))
@@ -247,24 +245,10 @@ ops = [ {{ name = "monitor", interval = "10s", depth = {depth} }} ]
     // (which bans the node). Method: the runner on a config with both.
     #[test]
     fn agents_missing_here_are_not_running_and_stop_cleanly() {
-        let text = r#"[cluster]
-name = "c"
-key_file = "/etc/ha.key"
-
-[[node]]
-name = "n1"
-id = 1
-addrs = ["10.0.0.1"]
-
-[resource.web]
-agent = "systemd:ha-test-no-such-unit"
-
-[resource.dummy]
-agent = "ocf:ha-test-no-such-provider:Dummy"
-"#;
-        let config = crate::config::parse(text, "ha.toml")
-            .unwrap_or_else(|d| panic!("{d:?}"))
-            .config;
+        let config = config_with(
+            "[resource.web]\nagent = \"systemd:ha-test-no-such-unit\"\n\
+             [resource.dummy]\nagent = \"ocf:ha-test-no-such-provider:Dummy\"\n",
+        );
         let mut runner = AgentRunner::new(&config, "n1");
         for r in ["web", "dummy"] {
             let probe = ActionKind::Probe { resource: r.into() };
