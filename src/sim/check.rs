@@ -27,9 +27,9 @@ pub struct Checks {
     /// once from the config on the first step instead of on every step
     /// (the config does not change during a run).
     limits: Option<Vec<(String, usize)>>,
-    /// What invariant 1's partition check last looked at (see
-    /// `two_quorate_partitions`).
-    partitions_seen: u64,
+    /// Per node, what invariant 1's partition check last looked at: its
+    /// view number, quorum and liveness (see `two_quorate_partitions`).
+    partitions_seen: Vec<u64>,
 }
 
 impl Checks {
@@ -109,16 +109,22 @@ pub fn after_step(sim: &mut Sim) {
 /// most 16 nodes), and only when some node's membership view, quorum or
 /// liveness changed since the last look.
 fn two_quorate_partitions(sim: &mut Sim) -> Option<String> {
-    let mut key: u64 = 0xcbf2_9ce4_8422_2325;
-    for n in &sim.nodes {
-        let state = n.node.as_ref().map_or(0, |x| {
+    let state = |n: &super::SimNode| {
+        n.node.as_ref().map_or(0, |x| {
             (x.view() << 3) | (u64::from(x.quorum_state().quorate) << 2) | 2
-        }) | u64::from(n.paused);
-        key = (key ^ state).wrapping_mul(0x0100_0000_01b3);
-    }
-    if std::mem::replace(&mut sim.checks.partitions_seen, key) == key {
+        }) | u64::from(n.paused)
+    };
+    let seen_before = &mut sim.checks.partitions_seen;
+    if seen_before.len() == sim.nodes.len()
+        && seen_before
+            .iter()
+            .zip(&sim.nodes)
+            .all(|(s, n)| *s == state(n))
+    {
         return None;
     }
+    seen_before.clear();
+    seen_before.extend(sim.nodes.iter().map(state));
     let mut seen: [(usize, u64); 16] = [(0, 0); 16];
     let mut count = 0;
     for (i, n) in sim.nodes.iter().enumerate() {
