@@ -48,15 +48,19 @@ impl AgentRunner {
         }
     }
 
-    fn agent(&mut self, resource: &str) -> Result<Arc<dyn Agent>, Outcome> {
+    /// The agent of `resource`, built once. Err: what the operation
+    /// reports instead, and whether the cause is an agent kind this build
+    /// accepts in the config but cannot run.
+    fn agent(&mut self, resource: &str) -> Result<Arc<dyn Agent>, (Outcome, bool)> {
         if let Some(agent) = self.agents.get(resource) {
             return Ok(agent.clone());
         }
         let Some(config) = self.config.resource(resource) else {
-            return Err(Outcome::Failed {
+            let outcome = Outcome::Failed {
                 rc: agents::rc::ERR_CONFIGURED,
                 reason: format!("resource \"{resource}\" is not in the config"),
-            });
+            };
+            return Err((outcome, false));
         };
         match agents::for_resource(config, &self.node_name, self.config.defaults.op_timeout) {
             Ok(agent) => {
@@ -64,21 +68,15 @@ impl AgentRunner {
                 self.agents.insert(resource.to_string(), agent.clone());
                 Ok(agent)
             }
-            Err(e) => Err(Outcome::Failed {
-                rc: e.rc(),
-                reason: e.to_string(),
-            }),
+            Err(e) => {
+                let lacks_kind = matches!(e, agents::AgentError::Unsupported { .. });
+                let outcome = Outcome::Failed {
+                    rc: e.rc(),
+                    reason: e.to_string(),
+                };
+                Err((outcome, lacks_kind))
+            }
         }
-    }
-}
-
-impl AgentRunner {
-    /// Whether `resource`'s agent kind is one this build accepts in the
-    /// config but cannot run (`ha agents` says "not available").
-    fn lacks_kind(&self, resource: &str) -> bool {
-        self.config.resource(resource).is_some_and(|r| {
-            agents::find_agent(&agents::agent_name(&r.agent)).is_some_and(|a| !a.available)
-        })
     }
 }
 
@@ -116,8 +114,8 @@ impl ActionRunner for AgentRunner {
         let probe = matches!(action.kind, ActionKind::Probe { .. });
         let agent = match self.agent(resource) {
             Ok(agent) => agent,
-            Err(outcome) => {
-                let outcome = if operation == Operation::Stop && self.lacks_kind(resource) {
+            Err((outcome, lacks_kind)) => {
+                let outcome = if operation == Operation::Stop && lacks_kind {
                     // Nothing on this node can have started it: stopping
                     // it succeeds (a failed stop would get the node fenced).
                     log::info!(
