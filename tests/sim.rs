@@ -467,6 +467,60 @@ fn n3_crashes_and_fencing_starts(seed: u64, latency_ms: u64) -> Sim {
     s
 }
 
+#[test]
+fn a_fence_landing_after_the_node_rejoined_still_counts() {
+    // Goal: a fence device's "off" is the truth even when the node came
+    // back as a member before it landed: the DC drops what that node
+    // reported (and reports still in flight from it) and recovers its
+    // resources at once, instead of believing them running there until it
+    // loses the node again and fences it twice. Found by invariant 3 (seed
+    // 13633749887916871593: a group's next member started on a node just
+    // powered off). Method: the vip prefers n3; n3 freezes for 3 s (lost,
+    // fencing starts, the device takes 4 s), resumes and rejoins; the
+    // power-off lands.
+    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
+    let text = cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}"));
+    let mut s = sim(&text, 24);
+    s.fence = FenceBehaviour::Works { latency_ms: 4000 };
+    s.reboot_after = None;
+    settle(&mut s);
+    assert_eq!(holder(&s, "ip"), 2);
+    s.pause(2, Duration::from_secs(3));
+    while lines(&s, "fence device powers off n3") == 0 {
+        s.run_for(Duration::from_millis(10));
+        assert!(
+            s.now.as_millis() < 60_000,
+            "{}",
+            s.report("n3 never fenced")
+        );
+    }
+    assert_eq!(
+        lines(&s, "fenced while a member: target=n3"),
+        1,
+        "{}",
+        s.report("set-up")
+    );
+    let off = s.now;
+    while s.running_on("ip").is_empty() {
+        s.run_for(Duration::from_millis(10));
+        assert_ok(&s);
+    }
+    let took = s.now.saturating_since(off);
+    println!("vip running again {took} after the power-off");
+    assert!(
+        took < Duration::from_millis(500),
+        "{}",
+        s.report("slow recovery")
+    );
+    settle(&mut s);
+    assert_eq!(
+        lines(&s, "fencing: target=n3"),
+        1,
+        "{}",
+        s.report("fenced twice")
+    );
+}
+
 /// n3 holds the vip and crashes; once the DC starts fencing it (a slow
 /// device, 4 s), n2 freezes for `freeze` so the DC loses quorum and its
 /// reign ends with the fence still running. Returns the finished sim.
@@ -606,6 +660,107 @@ fn a_failed_group_member_is_recovered_behind_the_later_ones() {
     settle(&mut s);
     let (a, b) = (holder(&s, "g0"), holder(&s, "g1"));
     assert_eq!(a, b, "{}", s.report("group split"));
+}
+
+/// db then web (mandatory, symmetrical), both monitored every second;
+/// web prefers n3, so the two run on different nodes and the order must
+/// hold across them.
+fn db_then_web(seed: u64) -> Sim {
+    let resources = "[resource.db]\nagent = \"ocf:sim:dummy\"\n\
+        ops = [{ name = \"monitor\", interval = \"1s\", timeout = \"3s\" }]\n\
+        [resource.web]\nagent = \"ocf:sim:dummy\"\n\
+        ops = [{ name = \"monitor\", interval = \"1s\", timeout = \"3s\" }]\n\
+        [[location]]\nresource = \"web\"\nnode = \"n3\"\nscore = 100\n\
+        [[location]]\nresource = \"db\"\nnode = \"n1\"\nscore = 100\n\
+        [[order]]\nfirst = \"db\"\nthen = \"web\"\n";
+    let mut s = sim(&cluster(3, "", &devices(3, "0s"), resources), seed);
+    settle(&mut s);
+    assert_eq!((holder(&s, "db"), holder(&s, "web")), (0, 2));
+    s
+}
+
+/// Where in the log `what` first appears at or after line `from`.
+fn log_at(s: &Sim, from: usize, what: &str) -> usize {
+    s.log[from..]
+        .iter()
+        .position(|l| l.contains(what))
+        .map(|p| from + p)
+        .unwrap_or_else(|| panic!("{}", s.report(&format!("no log line {what:?}"))))
+}
+
+#[test]
+fn a_failed_first_restarts_its_then_around_it() {
+    // Goal: pacemaker's mandatory order across nodes: when db fails, web
+    // (which needs it) stops first, db recovers, then web starts again.
+    // Method: db on n1, web on n3; db's process dies; read the DC's
+    // actions from the log (the checker also holds every step to the
+    // order, invariant 3).
+    let mut s = db_then_web(21);
+    let from = s.log.len();
+    s.kill(0, "db");
+    s.run_for(Duration::from_secs(3));
+    settle(&mut s);
+    let stop_web = log_at(&s, from, "dc: stop resource=web");
+    let stop_db = log_at(&s, from, "dc: stop resource=db");
+    let start_db = log_at(&s, stop_db, "dc: start resource=db");
+    let start_web = log_at(&s, start_db, "dc: start resource=web");
+    assert!(
+        stop_web < stop_db && start_db < start_web,
+        "{}",
+        s.report("order")
+    );
+    assert_eq!((holder(&s, "db"), holder(&s, "web")), (0, 2));
+}
+
+#[test]
+fn stopping_the_first_stops_its_then_first() {
+    // Goal: "if first is stopping, then must be stopped" (pacemaker), in
+    // reverse order, and starting it again brings then back after it.
+    // Method: `ha resource stop db` (target role), then `start`.
+    let mut s = db_then_web(22);
+    let dc = s.dc().expect("a DC");
+    let role = |started| Request::TargetRole {
+        resource: "db".into(),
+        started,
+    };
+    let from = s.log.len();
+    assert!(matches!(
+        s.request(dc, role(false)),
+        Some(Response::Ok { .. })
+    ));
+    settle(&mut s);
+    assert!(s.running_on("db").is_empty() && s.running_on("web").is_empty());
+    let stop_web = log_at(&s, from, "dc: stop resource=web");
+    assert!(stop_web < log_at(&s, from, "dc: stop resource=db"));
+    let from = s.log.len();
+    assert!(matches!(
+        s.request(dc, role(true)),
+        Some(Response::Ok { .. })
+    ));
+    settle(&mut s);
+    assert!(log_at(&s, from, "dc: start resource=db") < log_at(&s, from, "dc: start resource=web"));
+    assert_eq!((holder(&s, "db"), holder(&s, "web")), (0, 2));
+}
+
+#[test]
+fn checker_catches_an_ignored_order() {
+    // Goal: evidence that invariant 3 checks order constraints. Method: the
+    // nodes run a config without the [[order]] (as a DC that ignored it
+    // would), the checker holds them to the config with it: the DC starts
+    // db and web together, and the checker must name the start of web.
+    let resources = "[resource.db]\nagent = \"ocf:sim:dummy\"\n\
+        [resource.web]\nagent = \"ocf:sim:dummy\"\n";
+    let order = "[[order]]\nfirst = \"db\"\nthen = \"web\"\n";
+    let fencing = devices(3, "0s");
+    let mut s = sim(&cluster(3, "", &fencing, resources), 23);
+    s.config = random::parse(&cluster(3, "", &fencing, &format!("{resources}{order}")));
+    s.run_for(Duration::from_secs(10));
+    let v = s.violation.clone().expect("no violation found");
+    assert!(
+        v.contains("invariant 3") && v.contains("start web") && v.contains("db (ordered first)"),
+        "{v}"
+    );
+    println!("{v}");
 }
 
 #[test]

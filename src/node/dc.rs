@@ -135,6 +135,14 @@ impl Node {
         if !reign.members.contains(&from) {
             return;
         }
+        if self
+            .fenced_incarnation
+            .get(&from)
+            .is_some_and(|off| incarnation <= *off)
+        {
+            // Sent before a fence powered it off (see `fenced_incarnation`).
+            return;
+        }
         if r.view != reign.token {
             // It has not got this reign's command yet.
             reign.resend.insert(from);
@@ -330,10 +338,12 @@ impl Node {
         if changed {
             self.bump();
         }
+        // Every member has reported, except one fenced since (it runs
+        // nothing; its next report comes from a new incarnation).
         let ready = self.reign.as_ref().is_some_and(|r| {
             members
                 .iter()
-                .all(|m| r.reports.get(m).is_some_and(|i| i.probed))
+                .all(|m| r.gone.contains(m) || r.reports.get(m).is_some_and(|i| i.probed))
         });
         if ready {
             self.plan_if_changed(now);

@@ -42,6 +42,7 @@
 
 mod dc;
 pub mod msg;
+pub mod order;
 pub mod place;
 mod plan;
 mod requests;
@@ -277,6 +278,11 @@ pub struct Node {
     /// right after it rebooted). Any packet heard from the node after that
     /// time voids the mark (see `begin_reign`).
     fenced: BTreeMap<NodeId, Instant>,
+    /// Per node, the highest incarnation known when a fence device
+    /// confirmed it off. Reports from it or an older one were sent by a
+    /// process that no longer exists (in flight when the power went): they
+    /// are ignored. A reboot comes back with a higher incarnation.
+    fenced_incarnation: BTreeMap<NodeId, u64>,
     // Authority and self-fencing.
     last_authorized: Instant,
     unauthorized_since: Option<Instant>,
@@ -361,6 +367,7 @@ impl Node {
             next_action: 1,
             inflight: BTreeMap::new(),
             fenced: BTreeMap::new(),
+            fenced_incarnation: BTreeMap::new(),
             dc_ident: None,
             dc_token: 0,
             dc_hash: None,
@@ -687,11 +694,38 @@ impl Node {
         let name = self.node_name(target);
         if outcome == Outcome::Ok {
             self.fenced.insert(target, now);
+            let known = self
+                .ring
+                .heartbeat_of(target)
+                .map(|(_, i)| i)
+                .into_iter()
+                .chain(
+                    self.reign
+                        .as_ref()
+                        .and_then(|r| r.reports.get(&target))
+                        .map(|i| i.incarnation),
+                )
+                .max()
+                .unwrap_or(0);
+            let e = self.fenced_incarnation.entry(target).or_insert(0);
+            *e = (*e).max(known);
         }
         let Some(reign) = self.reign.as_mut() else {
             return;
         };
         let Some(u) = reign.unclean.get_mut(&target) else {
+            if outcome == Outcome::Ok && reign.reports.contains_key(&target) {
+                // Back as a member (it reported, so it was no longer
+                // unclean) when a fence from before landed: it is off now,
+                // and what it reported running is not (seed
+                // 13633749887916871593: the DC started a group's next
+                // member there after the power-off).
+                self.event(
+                    log::Level::Warn,
+                    format!("fenced while a member: target={name}"),
+                );
+                self.resolve_unclean(target);
+            }
             return;
         };
         u.fencing = false;

@@ -16,7 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::order::Pair;
 use super::*;
+use crate::config::OrderKind;
 
 impl Node {
     /// Runs [`Node::plan`] unless the last run found nothing to do on the
@@ -101,15 +103,77 @@ impl Node {
             }
         }
         self.clear_finished_moves(&reign, &eligible, &current);
-        let target = place::place(&self.config, &self.cib, &eligible, &current);
+        let mut target = place::place(&self.config, &self.cib, &eligible, &current);
         let busy: BTreeSet<String> = reign
             .outstanding
             .values()
             .map(|p| p.resource.clone())
             .collect();
         let any_unclean = !reign.unclean.is_empty();
+        let units = place::units(&self.config);
+        // Group order is walked below per node; these are the [[order]]s.
+        let pairs: Vec<Pair> = order::pairs(&self.config)
+            .into_iter()
+            .filter(|p| !p.same_node)
+            .collect();
+        let stay = self.hold_back_thens(&reign, &units, &pairs, &mut target);
+        let active = |r: &str| {
+            reign.reports.values().any(|i| {
+                i.states
+                    .get(r)
+                    .is_some_and(|s| !matches!(s, ResourceState::Stopped))
+            })
+        };
+        let staying = |r: &str| stay.get(r).map_or(0, BTreeSet::len);
+        // The order gates (see `order`): a start of `r` waits for every
+        // `first` it is ordered after; a stop of `r` (symmetrical orders)
+        // waits for every `then` ordered after it, unless another instance
+        // of `r` stays to keep them running. Serialize waits both ways.
+        let may_start = |r: &str| {
+            pairs.iter().all(|p| {
+                if p.then == r {
+                    match p.kind {
+                        OrderKind::Mandatory => {
+                            let up = stay.get(&p.first);
+                            up.is_some_and(|s| !s.is_empty())
+                                && !busy.contains(&p.first)
+                                && target.get(&p.first).is_some_and(|t| {
+                                    t.iter().all(|n| {
+                                        self.node_id(n)
+                                            .is_some_and(|id| up.is_some_and(|s| s.contains(&id)))
+                                    })
+                                })
+                        }
+                        OrderKind::Optional | OrderKind::Serialize => !busy.contains(&p.first),
+                    }
+                } else {
+                    !(p.first == r && p.kind == OrderKind::Serialize && busy.contains(&p.then))
+                }
+            })
+        };
+        let may_stop = |h: NodeId, r: &str| {
+            pairs.iter().all(|p| {
+                if p.first == r && p.symmetrical {
+                    match p.kind {
+                        OrderKind::Mandatory => {
+                            let others = staying(r)
+                                - usize::from(stay.get(r).is_some_and(|s| s.contains(&h)));
+                            // While a node is unclean its last state is
+                            // unknown: `then` may still run there.
+                            others > 0
+                                || (!any_unclean && !active(&p.then) && !busy.contains(&p.then))
+                        }
+                        OrderKind::Optional | OrderKind::Serialize => !busy.contains(&p.then),
+                    }
+                } else if p.first == r && p.kind == OrderKind::Serialize {
+                    !busy.contains(&p.then)
+                } else {
+                    !(p.then == r && p.kind == OrderKind::Serialize && busy.contains(&p.first))
+                }
+            })
+        };
         let mut restart_done = Vec::new();
-        for unit in place::units(&self.config) {
+        for unit in &units {
             for (i, r) in unit.members.iter().enumerate() {
                 if busy.contains(r) || !self.config.effective_meta(r).managed {
                     continue;
@@ -152,7 +216,7 @@ impl Node {
                     let later_up = unit.members[i + 1..]
                         .iter()
                         .any(|m| state_of(h, m) != ResourceState::Stopped || busy.contains(m));
-                    if later_up {
+                    if later_up || !may_stop(h, r) {
                         continue;
                     }
                     steps.push((h, r.clone(), false));
@@ -176,11 +240,15 @@ impl Node {
                             continue;
                         }
                     }
+                    if !may_start(r) {
+                        break;
+                    }
                     steps.push((tid, r.clone(), true));
                     break;
                 }
             }
         }
+        let steps = same_round(steps, &pairs);
         for r in restart_done {
             reign.restart.remove(&r);
         }
@@ -188,6 +256,72 @@ impl Node {
         for (node, resource, start) in steps {
             self.issue(node, &resource, start);
         }
+    }
+
+    /// Mandatory orders: a `then` whose `first` has no instance that stays
+    /// (running where it is wanted, not being restarted, no earlier group
+    /// member failed beside it) is wanted nowhere, so it stops, and it does
+    /// not start until its `first` runs again (pacemaker: "if first is
+    /// stopping or cannot start, then must be stopped"). Repeated until
+    /// nothing changes: a `then` held back leaves its own `then`s without a
+    /// `first`. Returns, per ordered primitive, the nodes where it stays.
+    fn hold_back_thens(
+        &self,
+        reign: &Reign,
+        units: &[place::Unit],
+        pairs: &[Pair],
+        target: &mut BTreeMap<String, BTreeSet<String>>,
+    ) -> BTreeMap<String, BTreeSet<NodeId>> {
+        let stays = |r: &str, target: &BTreeMap<String, BTreeSet<String>>| -> BTreeSet<NodeId> {
+            let earlier: &[String] = units
+                .iter()
+                .find_map(|u| {
+                    let i = u.members.iter().position(|m| m == r)?;
+                    Some(&u.members[..i])
+                })
+                .unwrap_or(&[]);
+            let managed = self.config.effective_meta(r).managed;
+            let want = target.get(r);
+            reign
+                .reports
+                .iter()
+                .filter(|(n, info)| {
+                    let name = self.node_name(**n);
+                    info.states.get(r) == Some(&ResourceState::Running)
+                        && !reign.restart.contains(r)
+                        && !earlier
+                            .iter()
+                            .any(|m| info.states.get(m) == Some(&ResourceState::Failed))
+                        && (!managed
+                            || want.is_some_and(|w| w.contains(&name))
+                            || self.cib.role(&name) == Role::Maintenance)
+                })
+                .map(|(n, _)| *n)
+                .collect()
+        };
+        loop {
+            let mut changed = false;
+            for p in pairs.iter().filter(|p| p.kind == OrderKind::Mandatory) {
+                if target.get(&p.then).is_some_and(|t| !t.is_empty())
+                    && stays(&p.first, target).is_empty()
+                {
+                    target.insert(p.then.clone(), BTreeSet::new());
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut out = BTreeMap::new();
+        for p in pairs {
+            for r in [&p.first, &p.then] {
+                if !out.contains_key(r) {
+                    out.insert(r.clone(), stays(r, target));
+                }
+            }
+        }
+        out
     }
 
     /// Drops every move preference without a lifetime whose move has
@@ -242,6 +376,50 @@ impl Node {
     }
 }
 
+/// Drops the steps of one round that order pairs say must not run
+/// together: an optional `then` starting beside its `first`'s start, an
+/// optional symmetrical `first` stopping beside its `then`'s stop, and the
+/// later of a serialized pair. They are issued in a later round. Acyclic
+/// orders always keep at least one step; should none be kept, the first
+/// goes anyway, so the plan never stalls on its own filter.
+fn same_round(steps: Vec<(NodeId, String, bool)>, pairs: &[Pair]) -> Vec<(NodeId, String, bool)> {
+    if pairs.is_empty() || steps.len() < 2 {
+        return steps;
+    }
+    let acting = |start: bool| -> BTreeSet<&str> {
+        steps
+            .iter()
+            .filter(|s| s.2 == start)
+            .map(|s| s.1.as_str())
+            .collect()
+    };
+    let (starting, stopping) = (acting(true), acting(false));
+    let mut kept = Vec::new();
+    let mut acted: BTreeSet<&str> = BTreeSet::new();
+    for step in &steps {
+        let (r, start) = (step.1.as_str(), step.2);
+        let wait = pairs.iter().any(|p| match p.kind {
+            OrderKind::Optional if start => p.then == r && starting.contains(p.first.as_str()),
+            OrderKind::Optional => {
+                p.symmetrical && p.first == r && stopping.contains(p.then.as_str())
+            }
+            OrderKind::Serialize => {
+                (p.first == r && acted.contains(p.then.as_str()))
+                    || (p.then == r && acted.contains(p.first.as_str()))
+            }
+            OrderKind::Mandatory => false,
+        });
+        if !wait {
+            acted.insert(r);
+            kept.push(step.clone());
+        }
+    }
+    if kept.is_empty() {
+        kept.extend(steps.first().cloned());
+    }
+    kept
+}
+
 /// The placement unit `resource` belongs to: a primitive, a group (by its id
 /// or a member's), a clone (by its id, its group's or a member's).
 pub(super) fn unit_of<'a>(
@@ -288,4 +466,57 @@ fn move_happened(reign: &Reign, unit: &place::Unit, target: NodeId) -> bool {
                         .is_none_or(|s| *s == ResourceState::Stopped)
                 })
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(first: &str, then: &str, kind: OrderKind, symmetrical: bool) -> Pair {
+        Pair {
+            first: first.into(),
+            then: then.into(),
+            kind,
+            symmetrical,
+            same_node: false,
+        }
+    }
+
+    fn steps(list: &[(NodeId, &str, bool)]) -> Vec<(NodeId, String, bool)> {
+        list.iter()
+            .map(|(n, r, s)| (*n, r.to_string(), *s))
+            .collect()
+    }
+
+    #[test]
+    fn one_round_keeps_optional_and_serialized_pairs_apart() {
+        let pairs = [
+            pair("a", "b", OrderKind::Optional, true),
+            pair("c", "d", OrderKind::Serialize, false),
+        ];
+        // b waits for a's start; c waits for d, which acts first.
+        let got = same_round(
+            steps(&[
+                (1, "b", true),
+                (2, "a", true),
+                (1, "d", false),
+                (2, "c", true),
+                (3, "x", true),
+            ]),
+            &pairs,
+        );
+        assert_eq!(
+            got,
+            steps(&[(2, "a", true), (1, "d", false), (3, "x", true)])
+        );
+        // Symmetrical: a stops only after b.
+        let got = same_round(steps(&[(1, "a", false), (1, "b", false)]), &pairs);
+        assert_eq!(got, steps(&[(1, "b", false)]));
+        // Not symmetrical, or only one of them acting: nothing waits.
+        let one_way = [pair("a", "b", OrderKind::Optional, false)];
+        let both = steps(&[(1, "a", false), (1, "b", false)]);
+        assert_eq!(same_round(both.clone(), &one_way), both);
+        let alone = steps(&[(1, "b", true), (1, "a", false)]);
+        assert_eq!(same_round(alone.clone(), &pairs), alone);
+    }
 }

@@ -7,14 +7,17 @@
 //! 2. With fencing configured, no primitive runs on two machines at once
 //!    (ground truth from the simulated agents; clones: at most `max`).
 //! 3. Every start/stop is issued by a node that is the acting DC of a
-//!    quorate view.
+//!    quorate view, and respects the mandatory orders (group member order
+//!    and `[[order]]`; see [`issued`]).
 //! 4. After faults stop, the cluster converges within [`convergence_bound`]:
 //!    one DC, every live node a member, nothing unclean or outstanding, and
 //!    the agents' ground truth equal to what the DC believes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Sim;
+use crate::config::{NodeId, OrderKind};
+use crate::node::order::{self, Pair};
 use crate::node::{Issued, place};
 use crate::time::Duration;
 
@@ -30,19 +33,130 @@ pub struct Checks {
     /// Per node, what invariant 1's partition check last looked at: its
     /// view number, quorum and liveness (see `two_quorate_partitions`).
     partitions_seen: Vec<u64>,
+    /// Invariant 3's mandatory order pairs, derived once from the config.
+    orders: Option<Vec<Pair>>,
+    /// (machine, primitive): a start succeeded or a monitor saw it running
+    /// there, and no stop a DC asked for began there since.
+    confirmed: BTreeSet<(usize, String)>,
+    /// (machine, primitive): a DC issued a stop that has not run yet.
+    stop_issued: BTreeSet<(usize, String)>,
 }
 
 impl Checks {
-    /// Invariant 3, for one issued action.
-    pub fn issued(&mut self, by: &str, is: &Issued, violation: &mut Option<String>) {
-        self.issued_count += 1;
-        if (!is.acting_dc || !is.quorate) && violation.is_none() {
-            *violation = Some(format!(
-                "invariant 3: {by} issued {} {} without being the quorate DC",
-                if is.start { "start" } else { "stop" },
-                is.resource
-            ));
+    /// A start of `resource` on machine `i` succeeded, or a monitor there
+    /// found it running.
+    pub fn confirmed(&mut self, i: usize, resource: &str) {
+        if !self.confirmed.contains(&(i, resource.to_string())) {
+            self.confirmed.insert((i, resource.to_string()));
         }
+    }
+
+    /// Machine `i` begins to stop `resource`. Only a stop a DC asked for
+    /// ends the confirmation: a node that stops on its own (it lost
+    /// authority) tells the DC later, and the DC acts on what it knew.
+    pub fn stop_runs(&mut self, i: usize, resource: &str) {
+        let key = (i, resource.to_string());
+        if self.stop_issued.remove(&key) {
+            self.confirmed.remove(&key);
+        }
+    }
+
+    /// Machine `i` crashed: stops asked of it will not run.
+    pub fn crashed(&mut self, i: usize) {
+        self.stop_issued.retain(|(j, _)| *j != i);
+    }
+
+    /// A fence device powered machine `i` off: the fencer (the DC) learns
+    /// it in the same step.
+    pub fn powered_off(&mut self, i: usize) {
+        self.confirmed.retain(|(j, _)| *j != i);
+    }
+}
+
+/// Invariant 3, for one action node `by` issued while its membership was
+/// `members`: it must be the quorate DC, and the action must respect the
+/// mandatory orders. A start of `then` needs `first` confirmed running
+/// somewhere (a start succeeded or a monitor saw it, with no stop a DC
+/// asked for begun there since: what a DC can know; a process dying or a
+/// node stopping it on its own, unseen yet, is no order violation). A stop of `first` (symmetrical) needs `then` stopped on every
+/// machine, unless another confirmed instance of `first` stays. Group
+/// members: the same, on the node the action is for. Without fencing only
+/// the issuer's members count: a machine outside them may run anything,
+/// and no DC can know.
+pub fn issued(sim: &mut Sim, by: usize, is: &Issued, members: &BTreeSet<NodeId>) {
+    sim.checks.issued_count += 1;
+    if sim.violation.is_some() {
+        return;
+    }
+    let what = if is.start { "start" } else { "stop" };
+    let name = |sim: &Sim, id: NodeId| {
+        sim.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map_or_else(|| id.to_string(), |n| n.name.clone())
+    };
+    if !is.acting_dc || !is.quorate {
+        sim.violation = Some(format!(
+            "invariant 3: {} issued {what} {} without being the quorate DC",
+            sim.nodes[by].name, is.resource
+        ));
+        return;
+    }
+    let fencing = fencing(sim);
+    let target = sim.nodes.iter().position(|n| n.id == is.target);
+    if sim.checks.orders.is_none() {
+        let mandatory = order::pairs(&sim.config)
+            .into_iter()
+            .filter(|p| p.kind == OrderKind::Mandatory)
+            .collect();
+        sim.checks.orders = Some(mandatory);
+    }
+    let checks = &sim.checks;
+    let orders = checks.orders.as_deref().unwrap_or(&[]);
+    let mut broken = None;
+    for p in orders.iter() {
+        // Group members are ordered on their shared node only.
+        let there = |j: usize| !p.same_node || Some(j) == target;
+        if is.start && p.then == is.resource {
+            if !checks
+                .confirmed
+                .iter()
+                .any(|(j, r)| *r == p.first && there(*j))
+            {
+                broken = Some(format!(
+                    "start {} on {} while {} (ordered first) is not known to run anywhere",
+                    is.resource,
+                    name(sim, is.target),
+                    p.first
+                ));
+                break;
+            }
+        } else if !is.start && p.symmetrical && p.first == is.resource {
+            let stays = !p.same_node
+                && checks
+                    .confirmed
+                    .iter()
+                    .any(|(j, r)| *r == p.first && Some(*j) != target);
+            let runs = sim.nodes.iter().enumerate().find(|(j, n)| {
+                n.running.contains(&p.then) && there(*j) && (fencing || members.contains(&n.id))
+            });
+            if let (false, Some((_, n))) = (stays, runs) {
+                broken = Some(format!(
+                    "stop {} on {} while {} (ordered after it) still runs on {}",
+                    is.resource,
+                    name(sim, is.target),
+                    p.then,
+                    n.name
+                ));
+                break;
+            }
+        }
+    }
+    if let Some(b) = broken {
+        sim.violation = Some(format!("invariant 3: {} issued {b}", sim.nodes[by].name));
+    }
+    if let (false, Some(t)) = (is.start, target) {
+        sim.checks.stop_issued.insert((t, is.resource.clone()));
     }
 }
 
@@ -211,11 +325,9 @@ pub fn convergence_bound(sim: &Sim) -> Duration {
         + 1000;
     let reboot = sim.reboot_after.map_or(0, |d| d.as_millis()) + membership;
     let fencing = watchdog.max(fence_device) + reboot;
-    let depth = place::units(c)
-        .iter()
-        .map(|u| u.members.len() as u64)
-        .max()
-        .unwrap_or(1);
+    // The longest ordered chain (group members, [[order]]) walks down
+    // and up one resource at a time.
+    let depth = order::depth(c) as u64;
     let op = sim
         .agent
         .op_ms

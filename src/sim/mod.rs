@@ -144,6 +144,9 @@ enum Effect {
     Stopped(String),
     /// A failed start leaves it running or not.
     StartFailed(String, bool),
+    /// A start succeeded or a monitor found it running (invariant 3 holds
+    /// `then` starts to this).
+    Confirmed(String),
     PowerOff(usize),
 }
 
@@ -348,6 +351,7 @@ impl Sim {
         if self.nodes[i].node.is_none() {
             return;
         }
+        self.checks.crashed(i);
         let n = &mut self.nodes[i];
         n.node = None;
         self.running_changed |= !n.running.is_empty();
@@ -451,6 +455,8 @@ impl Sim {
         }
         let persist = node.poll_persist();
         let issued = node.take_issued();
+        // The issuer's members, for invariant 3 (only when it issued).
+        let members = (!issued.is_empty()).then(|| node.members().clone());
         let feed = node.watchdog_may_feed(lnow);
         self.nodes[i].timer = node.poll_timeout();
         if let Some(p) = persist {
@@ -462,9 +468,10 @@ impl Sim {
         for l in lines {
             self.note(l);
         }
-        for is in issued {
-            self.checks
-                .issued(&self.nodes[i].name, &is, &mut self.violation);
+        if let Some(members) = members {
+            for is in issued {
+                check::issued(self, i, &is, &members);
+            }
         }
         self.sealed += transmits.len() as u64;
         for t in transmits.drain(..) {
@@ -531,6 +538,12 @@ impl Sim {
     }
 
     fn run_action(&mut self, i: usize, a: Action) {
+        if self.verbose {
+            // Agent runs are not events of the history (not in the digest);
+            // shown only to read a replay.
+            let (now, name) = (self.now.as_millis(), &self.nodes[i].name);
+            eprintln!("{now:>8}ms   agent on {name}: {:?}", a.kind);
+        }
         let m = self.agent;
         let inc = self.nodes[i].incarnation;
         let mut took = self.rng.range_inclusive(m.op_ms.0, m.op_ms.1);
@@ -558,10 +571,11 @@ impl Sim {
                         Effect::StartFailed(resource.clone(), self.rng.chance(0.5)),
                     )
                 } else {
-                    (Outcome::Ok, Effect::None)
+                    (Outcome::Ok, Effect::Confirmed(resource.clone()))
                 }
             }
             ActionKind::Stop { resource } => {
+                self.checks.stop_runs(i, resource);
                 if hang {
                     (Outcome::Timeout, Effect::None)
                 } else if self.rng.chance(m.stop_fail) {
@@ -584,7 +598,7 @@ impl Sim {
                 if hang {
                     (Outcome::Timeout, Effect::None)
                 } else if self.nodes[i].running.contains(resource) {
-                    (Outcome::Ok, Effect::None)
+                    (Outcome::Ok, Effect::Confirmed(resource.clone()))
                 } else {
                     (Outcome::NotRunning, Effect::None)
                 }
@@ -713,6 +727,10 @@ impl Sim {
                     outcome,
                     effect,
                 } = *done;
+                if self.verbose {
+                    let (now, name) = (self.now.as_millis(), &self.nodes[i].name);
+                    eprintln!("{now:>8}ms   agent on {name}: done {outcome:?} {effect:?}");
+                }
                 // The effect on the world happens even if the node that
                 // asked died meanwhile (a power-off does not care).
                 match &effect {
@@ -725,7 +743,11 @@ impl Sim {
                     {
                         self.running_changed |= self.nodes[i].running.remove(r);
                     }
+                    Effect::Confirmed(r) if self.nodes[i].incarnation == incarnation => {
+                        self.checks.confirmed(i, r);
+                    }
                     Effect::PowerOff(t) => {
+                        self.checks.powered_off(*t);
                         let name = self.nodes[*t].name.clone();
                         self.note(format!("fence device powers off {name}"));
                         self.crash(*t);

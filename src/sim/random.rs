@@ -75,13 +75,41 @@ pub fn config_text(rng: &mut Rng) -> String {
             "[resource.r{r}]\nagent = \"ocf:sim:dummy\"\nops = [{{ name = \"monitor\", interval = \"2s\", timeout = \"3s\" }}, {{ name = \"start\", timeout = \"3s\" }}, {{ name = \"stop\", timeout = \"3s\" }}]\n"
         );
     }
-    if rng.chance(0.5) {
+    let group = rng.chance(0.5);
+    if group {
         // Group members are monitored too, so a member can die under a
         // running later one (the DC must stop that one first).
         let ops = "ops = [{ name = \"monitor\", interval = \"2s\", timeout = \"3s\" }]\n";
         t += &format!(
             "[resource.g0]\nagent = \"ocf:sim:dummy\"\n{ops}[resource.g1]\nagent = \"ocf:sim:dummy\"\n{ops}[group.grp]\nresources = [\"g0\", \"g1\"]\n"
         );
+    }
+    // Order constraints, drawn from a copy of the generator so everything
+    // after them draws what it drew before orders were generated (seeds
+    // without orders keep their histories).
+    let mut o = rng.clone().fork();
+    let mut ids: Vec<String> = (0..prims).map(|r| format!("r{r}")).collect();
+    if group {
+        ids.push("grp".to_string());
+    }
+    if ids.len() >= 2 && o.chance(0.4) {
+        for _ in 0..1 + o.below(2) {
+            // first before then in `ids`: never a cycle.
+            let a = o.below(ids.len() as u64 - 1) as usize;
+            let b = a + 1 + o.below((ids.len() - a - 1) as u64) as usize;
+            let kind = [
+                "mandatory",
+                "mandatory",
+                "mandatory",
+                "optional",
+                "serialize",
+            ][o.below(5) as usize];
+            let symmetrical = kind != "serialize" && o.chance(0.7);
+            t += &format!(
+                "[[order]]\nfirst = \"{}\"\nthen = \"{}\"\nkind = \"{kind}\"\nsymmetrical = {symmetrical}\n",
+                ids[a], ids[b]
+            );
+        }
     }
     t += "[defaults]\nop_timeout = \"3s\"\n";
     if watchdog {
@@ -133,6 +161,9 @@ pub fn run_with(seed: u64, fault_time: Duration, unsafe_skip_fencing_wait: bool)
     let text = config_text(&mut rng);
     let config = parse(&text);
     let mut sim = Sim::new(config, seed);
+    if sim.verbose {
+        println!("{text}---");
+    }
     sim.agent = AgentModel {
         op_ms: (5, 300),
         start_fail: if rng.chance(0.3) { 0.1 } else { 0.0 },
