@@ -386,3 +386,33 @@ lab_holders() {
 lab_drops() {
   lab_get "$1" 'sum(s.get("drops", {}).values())'
 }
+
+# Gives every node's root a static busybox as /bin/sh and a real OCF
+# script, ocf:hatest:Dummy: it keeps its state in OCF_RESKEY_state (a file
+# in the node's own root, so the roots holding it are the nodes running
+# it), writes "OCF_RESKEY_color OCF_RESOURCE_INSTANCE" there, and sleeps
+# OCF_RESKEY_delay seconds (default 0) before a start completes.
+lab_ocf_dummy() {
+  local busybox i root app
+  busybox=$(command -v busybox) || lab_die "busybox is missing (apt-get install busybox-static)"
+  file -L "$busybox" | grep -q "statically linked" \
+    || lab_die "$busybox is not statically linked (apt-get install busybox-static)"
+  for i in $(seq 1 "$LAB_N"); do
+    root=$(lab_root "$i")
+    mkdir -p "$root/bin" "$root/usr/lib/ocf/resource.d/hatest"
+    cp "$busybox" "$root/bin/busybox"
+    for app in sh rm cat sleep; do ln -sf busybox "$root/bin/$app"; done
+    cat > "$root/usr/lib/ocf/resource.d/hatest/Dummy" <<'EOF'
+#!/bin/sh
+state="${OCF_RESKEY_state:?state is required}"
+case "$1" in
+start) sleep "${OCF_RESKEY_delay:-0}"; echo "$OCF_RESKEY_color $OCF_RESOURCE_INSTANCE" > "$state"; exit 0;;
+stop) rm -f "$state"; exit 0;;
+monitor) [ -f "$state" ] && exit 0; exit 7;;
+validate-all) exit 0;;
+*) exit 3;;
+esac
+EOF
+    chmod 755 "$root/usr/lib/ocf/resource.d/hatest/Dummy"
+  done
+}

@@ -4,37 +4,18 @@
 # OCF_RESKEY_*, every node's status reports it there, and after a SIGKILL
 # of that node it runs on exactly one survivor.
 # Method: every node's root gets a static busybox as /bin/sh and a real OCF
-# script at /usr/lib/ocf/resource.d/hatest/Dummy. The script keeps its
-# state file in the node's own root, so the roots holding the file are the
-# nodes running the resource; the file holds OCF_RESKEY_color.
+# script at /usr/lib/ocf/resource.d/hatest/Dummy (lab_ocf_dummy). The
+# script keeps its state file in the node's own root, so the roots holding
+# the file are the nodes running the resource; the file holds
+# OCF_RESKEY_color.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
-busybox=$(command -v busybox) || lab_die "busybox is missing (apt-get install busybox-static)"
-file -L "$busybox" | grep -q "statically linked" \
-  || lab_die "$busybox is not statically linked (apt-get install busybox-static)"
 LAB_RESOURCES='[resource.dummy]
 agent = "ocf:hatest:Dummy"
 params = { state = "/var/lib/ha/dummy.state", color = "blue" }
 ops = [ { name = "monitor", interval = "1s", timeout = "5s" } ]'
 lab_init "$1" 3 udpu
-for i in 1 2 3; do
-  root=$(lab_root "$i")
-  mkdir -p "$root/bin" "$root/usr/lib/ocf/resource.d/hatest"
-  cp "$busybox" "$root/bin/busybox"
-  for app in sh rm cat; do ln -s busybox "$root/bin/$app"; done
-  cat > "$root/usr/lib/ocf/resource.d/hatest/Dummy" <<'EOF'
-#!/bin/sh
-state="${OCF_RESKEY_state:?state is required}"
-case "$1" in
-start) echo "$OCF_RESKEY_color $OCF_RESOURCE_INSTANCE" > "$state"; exit 0;;
-stop) rm -f "$state"; exit 0;;
-monitor) [ -f "$state" ] && exit 0; exit 7;;
-validate-all) exit 0;;
-*) exit 3;;
-esac
-EOF
-  chmod 755 "$root/usr/lib/ocf/resource.d/hatest/Dummy"
-done
+lab_ocf_dummy
 runs_on() {
   local i
   for i in "$@"; do
