@@ -66,8 +66,8 @@ impl Checks {
         self.stop_issued.retain(|(j, _)| *j != i);
     }
 
-    /// A fence device powered machine `i` off: the fencer (the DC) learns
-    /// it in the same step.
+    /// A fence device powered machine `i` off, and the DC that asked learns
+    /// it in this step.
     pub fn powered_off(&mut self, i: usize) {
         self.confirmed.retain(|(j, _)| *j != i);
     }

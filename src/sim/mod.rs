@@ -747,7 +747,18 @@ impl Sim {
                         self.checks.confirmed(i, r);
                     }
                     Effect::PowerOff(t) => {
-                        self.checks.powered_off(*t);
+                        // Only a DC that asked, and is still there to hear
+                        // the result, knows the node is off (seed
+                        // 16117355766830267320: a fence asked by a DC that
+                        // crashed since lands unannounced).
+                        let told = self.nodes[i].incarnation == incarnation
+                            && self.nodes[i]
+                                .node
+                                .as_ref()
+                                .is_some_and(|n| n.is_acting_dc());
+                        if told {
+                            self.checks.powered_off(*t);
+                        }
                         let name = self.nodes[*t].name.clone();
                         self.note(format!("fence device powers off {name}"));
                         self.crash(*t);
