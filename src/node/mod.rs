@@ -532,10 +532,15 @@ impl Node {
             }
             // A heartbeat (or a dropped packet). During a handover, the
             // heartbeat that names us DC is what we wait for: act on it now
-            // rather than at the next tick.
+            // rather than at the next tick. Only while quorate: the tick
+            // then begins the reign, so this fires once. Without quorum no
+            // reign begins, and every peer's heartbeat would tick (and send
+            // heartbeats) again: three such nodes fed each other a storm of
+            // heartbeats without time passing (seed 17872173049859375713).
             if self.handover_until.is_some_and(|t| now < t)
                 && self.reign.is_none()
                 && !self.shutting_down
+                && self.qs.quorate
                 && self.ring.acting_dc(now)
             {
                 self.tick(now);

@@ -150,6 +150,12 @@ enum Effect {
     PowerOff(usize),
 }
 
+/// More steps than this at one instant, or more events than this queued,
+/// is a runaway history (see `Sim::steps_now`). Real histories take a few
+/// dozen steps per instant and queue a few hundred events.
+const RUNAWAY_STEPS: u64 = 100_000;
+const RUNAWAY_QUEUE: usize = 1_000_000;
+
 /// One simulated machine.
 pub struct SimNode {
     pub id: NodeId,
@@ -198,6 +204,10 @@ pub struct Sim {
     pub verbose: bool,
     pub violation: Option<String>,
     pub steps: u64,
+    /// Steps taken at the current instant: a livelock (nodes answering
+    /// each other without time passing) must end as a failure with its
+    /// seed, not as a hung run.
+    steps_now: u64,
     /// Datagrams the nodes sealed and datagrams handed to a node to open:
     /// each is one AEAD operation (docs/simulator.md, the cost floor).
     pub sealed: u64,
@@ -240,6 +250,7 @@ impl Sim {
             verbose: std::env::var_os("HA_SIM_VERBOSE").is_some(),
             violation: None,
             steps: 0,
+            steps_now: 0,
             sealed: 0,
             opened: 0,
             checks: check::Checks::default(),
@@ -474,6 +485,7 @@ impl Sim {
             }
         }
         self.sealed += transmits.len() as u64;
+
         for t in transmits.drain(..) {
             let bytes = Rc::new(t.bytes);
             match t.dest {
@@ -672,6 +684,20 @@ impl Sim {
         };
         if at > until {
             self.now = until;
+            return false;
+        }
+        self.steps_now = if at == self.now {
+            self.steps_now + 1
+        } else {
+            0
+        };
+        if self.steps_now > RUNAWAY_STEPS || self.queue.len() > RUNAWAY_QUEUE {
+            self.violation = Some(format!(
+                "runaway: {} steps at {}ms without time passing, {} events queued",
+                self.steps_now,
+                at.as_millis(),
+                self.queue.len()
+            ));
             return false;
         }
         self.now = at;
