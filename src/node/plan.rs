@@ -124,7 +124,6 @@ impl Node {
                     .is_some_and(|s| !matches!(s, ResourceState::Stopped))
             })
         };
-        let staying = |r: &str| stay.get(r).map_or(0, BTreeSet::len);
         // The order gates (see `order`): a start of `r` waits for every
         // `first` it is ordered after; a stop of `r` (symmetrical orders)
         // waits for every `then` ordered after it, unless another instance
@@ -156,11 +155,11 @@ impl Node {
                 if p.first == r && p.symmetrical {
                     match p.kind {
                         OrderKind::Mandatory => {
-                            let others = staying(r)
-                                - usize::from(stay.get(r).is_some_and(|s| s.contains(&h)));
+                            let another_stays =
+                                stay.get(r).is_some_and(|s| s.iter().any(|n| *n != h));
                             // While a node is unclean its last state is
                             // unknown: `then` may still run there.
-                            others > 0
+                            another_stays
                                 || (!any_unclean && !active(&p.then) && !busy.contains(&p.then))
                         }
                         OrderKind::Optional | OrderKind::Serialize => !busy.contains(&p.then),
