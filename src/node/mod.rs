@@ -42,7 +42,6 @@
 
 mod dc;
 pub mod msg;
-pub mod order;
 pub mod place;
 mod plan;
 mod requests;

@@ -16,9 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::order::Pair;
 use super::*;
 use crate::config::OrderKind;
+use crate::transition::order::{self, Pair};
 
 impl Node {
     /// Runs [`Node::plan`] unless the last run found nothing to do on the

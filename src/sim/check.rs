@@ -17,9 +17,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::Sim;
 use crate::config::{NodeId, OrderKind};
-use crate::node::order::{self, Pair};
 use crate::node::{Issued, place};
 use crate::time::Duration;
+use crate::transition::order::{self, Pair};
 
 /// Which checks apply, and what they saw.
 #[derive(Clone, Debug, Default)]

@@ -15,6 +15,8 @@
 //! Inputs: the config, the current [`ClusterState`], the target
 //! [`Placement`]. Output: a [`Graph`]. No I/O; deterministic.
 
+pub mod order;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Config, OrderKind};
@@ -257,37 +259,22 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
     }
 
     // Order pairs between items: group member order, then every
-    // `[[order]]` expanded to the primitives it names. Computed once; the
-    // restart propagation uses the mandatory ones.
-    let mut order_pairs: Vec<(usize, usize, OrderKind, bool)> = Vec::new();
-    for grp in &config.groups {
-        for pair in grp.resources.windows(2) {
-            if let (Some(&a), Some(&b)) = (index.get(pair[0].as_str()), index.get(pair[1].as_str()))
-            {
-                order_pairs.push((a, b, OrderKind::Mandatory, true));
-            }
-        }
-    }
-    let n_group_pairs = order_pairs.len();
-    for o in &config.orders {
-        let firsts = members(&idx, &o.first);
-        let thens = members(&idx, &o.then);
-        for first in &firsts {
-            for then in &thens {
-                if let (Some(&a), Some(&b)) = (index.get(first), index.get(then))
-                    && a != b
-                {
-                    order_pairs.push((a, b, o.kind, o.symmetrical));
-                }
-            }
-        }
-    }
+    // `[[order]]` expanded to the primitives it names (`order::pairs`).
+    // Computed once; the restart propagation uses the mandatory ones (group
+    // order is mandatory).
+    let order_pairs: Vec<(usize, usize, OrderKind, bool)> = order::pairs(config)
+        .into_iter()
+        .filter_map(|p| {
+            let (a, b) = (*index.get(p.first.as_str())?, *index.get(p.then.as_str())?);
+            (a != b).then_some((a, b, p.kind, p.symmetrical))
+        })
+        .collect();
 
     // Who must restart when an item starts: the next group member, and
     // the `then` of every mandatory order.
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); items.len()];
-    for (k, &(a, b, kind, _)) in order_pairs.iter().enumerate() {
-        if k < n_group_pairs || kind == OrderKind::Mandatory {
+    for &(a, b, kind, _) in &order_pairs {
+        if kind == OrderKind::Mandatory {
             dependents[a].push(b);
         }
     }
@@ -488,16 +475,4 @@ pub fn plan(config: &Config, state: &ClusterState, placement: &Placement) -> Gra
     changes.sort_by_key(|(pos, _)| *pos);
     g.changes = changes.into_iter().map(|(_, c)| c).collect();
     g
-}
-
-/// The primitives an order constraint names: a group's members, a clone's
-/// primitive(s), or the primitive itself.
-fn members<'a>(idx: &Index<'a>, id: &'a str) -> Vec<&'a str> {
-    if let Some(c) = idx.clone.get(id) {
-        return members(idx, &c.resource);
-    }
-    if let Some(g) = idx.group.get(id) {
-        return g.resources.iter().map(String::as_str).collect();
-    }
-    vec![id]
 }

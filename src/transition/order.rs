@@ -1,5 +1,6 @@
-//! Order constraints as primitive pairs: what the DC's plan ([`super::plan`])
-//! obeys and what the simulator's checker (invariant 3) holds it to.
+//! Order constraints as primitive pairs: the edges of a transition graph
+//! ([`super::plan`]), what the DC's level-triggered plan (`node::plan`)
+//! obeys, and what the simulator's checker (invariant 3) holds it to.
 //!
 //! A group orders its members (each after the one before it, stopped in
 //! reverse, on the node they share: a mandatory, symmetrical pair). An `[[order]]` naming a group
