@@ -46,9 +46,7 @@ impl Checks {
     /// A start of `resource` on machine `i` succeeded, or a monitor there
     /// found it running.
     pub fn confirmed(&mut self, i: usize, resource: &str) {
-        if !self.confirmed.contains(&(i, resource.to_string())) {
-            self.confirmed.insert((i, resource.to_string()));
-        }
+        self.confirmed.insert((i, resource.to_string()));
     }
 
     /// Machine `i` begins to stop `resource`. Only a stop a DC asked for
