@@ -807,7 +807,8 @@ fn replayed_and_forged_packets_are_dropped() {
         s.inject(*to, *link, forged);
         s.inject(*to, *link, vec![0x68, 0x61, 1, 2, 3]);
     }
-    s.run_for(Duration::from_secs(5));
+    // Members get the DC's state when theirs lags (at most every 500 ms).
+    s.run_for(Duration::from_secs(2));
     assert_ok(&s);
     let mut drops = std::collections::BTreeMap::new();
     for n in &s.nodes {
@@ -867,4 +868,42 @@ fn checker_catches_two_quorate_partitions() {
     let v = s.violation.clone().expect("no violation found");
     assert!(v.contains("two quorate partitions"), "{v}");
     println!("{v}");
+}
+
+#[test]
+fn resource_scores_on_a_running_node_come_from_the_policy_engine() {
+    // Goal: `ha resource scores` on a running cluster prints allocation
+    // scores and what made them, as `ha simulate --scores` does (it used
+    // to print only where things go, under a stand-in's heading). Method:
+    // three nodes, the vip prefers n3 by 100 and is banned from n1 at run
+    // time; ask a member that is not the DC.
+    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
+    let mut s = sim(
+        &cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}")),
+        21,
+    );
+    settle(&mut s);
+    let ban = Request::Ban {
+        resource: "ip".into(),
+        node: "n1".into(),
+    };
+    let dc = s.dc().expect("a DC");
+    assert!(matches!(s.request(dc, ban), Some(Response::Ok { .. })));
+    settle(&mut s);
+    let member = (0..3).find(|i| *i != dc).expect("a member");
+    // Members get the DC's state when theirs lags (at most every 500 ms).
+    s.run_for(Duration::from_secs(2));
+    let scores = Request::Scores { resource: None };
+    let Some(Response::Scores { text }) = s.request(member, scores) else {
+        panic!("no scores from n{}", member + 1);
+    };
+    println!("{text}");
+    assert!(text.starts_with("ip: on n3\n"), "{text}");
+    assert!(text.contains("location ip on n3 +100"), "{text}");
+    let n1 = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("n1 "))
+        .unwrap_or("");
+    assert!(n1.contains("-INFINITY") && n1.contains("ban"), "{text}");
+    assert!(!text.contains("stand-in"), "{text}");
 }

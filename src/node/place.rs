@@ -1,13 +1,13 @@
-//! Placement used by the DC: one function, so switching to the full solver
-//! in `policy` is a one-line change in [`place`].
+//! Placement used by the DC: one function, [`place`], which asks the
+//! policy engine (`policy`) on the DC's view of the cluster.
 //!
-//! This is a deliberately small stand-in for pacemaker's scheduler, enough
-//! for the simulator to exercise fail-over: a placement unit is a group (its
-//! members together, on one node) or a primitive outside any group; a clone
-//! runs its unit on up to `max` nodes. A unit goes to, in order of
-//! preference: the node of a runtime `move`, the node where it is already
-//! active (stickiness), the node with the highest config location score,
-//! then the first eligible node in name order. Nodes with a ban, a
+//! The small stand-in scheduler the simulator started with stays below
+//! ([`place_standin`], chosen by [`USE_POLICY_ENGINE`]): a placement unit
+//! is a group (its members together, on one node) or a primitive outside
+//! any group; a clone runs its unit on up to `max` nodes. A unit goes to, in
+//! order of preference: the node of a runtime `move`, the node where it is
+//! already active (stickiness), the node with the highest config location
+//! score, then the first eligible node in name order. Nodes with a ban, a
 //! -INFINITY location, or a fail-count at the migration threshold are not
 //! eligible for it. Inputs: config, replicated state, eligible nodes,
 //! current holders. Output: the set of nodes each primitive should run on.
@@ -137,6 +137,20 @@ pub fn place_with_policy(
     let out = solve_uncached(config, cib, eligible, current);
     memo::put(config, cib, eligible, current, &out);
     out
+}
+
+/// `ha resource scores` on a running node: the policy engine's allocation
+/// scores, with what made them, on the same view [`place_with_policy`]
+/// solves (the text `ha simulate --scores` prints).
+pub fn scores_text(
+    config: &Config,
+    cib: &Cib,
+    eligible: &BTreeSet<String>,
+    current: &BTreeMap<String, BTreeSet<String>>,
+    resource: Option<&str>,
+) -> String {
+    let state = policy_state(config, cib, eligible, current);
+    crate::policy::scores_text(config, &state, resource)
 }
 
 /// [`place_with_policy`] without the memo: one solver run.

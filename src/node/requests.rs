@@ -290,9 +290,6 @@ impl Node {
     }
 
     pub(super) fn scores_text(&self, resource: Option<&str>) -> String {
-        let mut out = String::from(
-            "placement (built-in stand-in; allocation scores need the policy engine)\n",
-        );
         let eligible: BTreeSet<String> = self
             .last_members
             .iter()
@@ -310,20 +307,7 @@ impl Node {
                 )
             })
             .collect();
-        for (r, nodes) in place::place(&self.config, &self.cib, &eligible, &current) {
-            if resource.is_none_or(|want| want == r) {
-                let list: Vec<&str> = nodes.iter().map(String::as_str).collect();
-                out.push_str(&format!(
-                    "{r}: {}\n",
-                    if list.is_empty() {
-                        "stopped".to_string()
-                    } else {
-                        list.join(", ")
-                    }
-                ));
-            }
-        }
-        out
+        place::scores_text(&self.config, &self.cib, &eligible, &current, resource)
     }
 
     /// The configuration changed (`ha reload`, SIGHUP); already validated.
