@@ -26,7 +26,7 @@ fn seed_list() {
             let mut rng = Rng::new(seed ^ 0x5eed_5eed);
             println!("--- seed {seed} config\n{}", random::config_text(&mut rng));
         }
-        let out = random::run(seed, FAULT_TIME);
+        let out = random::run_with(seed, FAULT_TIME, random::Extras::NO_OPERATOR);
         match &out.failure {
             None => println!("seed {seed}: ok bound={}", out.bound),
             Some(f) => {

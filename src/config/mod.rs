@@ -367,6 +367,19 @@ impl Config {
             .find(|g| g.resources.iter().any(|m| m == id))
     }
 
+    /// The primitives `id` names: a clone's primitive or group members, a
+    /// group's members, or the primitive itself (what `ha resource restart`
+    /// and `cleanup` act on when given a group or clone).
+    pub fn primitives(&self, id: &str) -> Vec<String> {
+        if let Some(c) = self.clones.iter().find(|c| c.id == id) {
+            return self.primitives(&c.resource);
+        }
+        if let Some(g) = self.groups.iter().find(|g| g.id == id) {
+            return g.resources.clone();
+        }
+        vec![id.to_string()]
+    }
+
     /// The clone that wraps primitive or group `id`, if any.
     pub fn clone_of(&self, id: &str) -> Option<&Clone> {
         self.clones.iter().find(|c| c.resource == id)

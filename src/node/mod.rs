@@ -1383,14 +1383,39 @@ impl Node {
     /// every member reported, nobody unclean, no action outstanding. The
     /// simulator's convergence check uses it.
     pub fn settled(&self) -> bool {
-        self.reign.as_ref().is_some_and(|r| {
-            r.unclean.is_empty()
-                && r.outstanding.is_empty()
-                && r.restart.is_empty()
-                && r.members
-                    .iter()
-                    .all(|m| r.reports.get(m).is_some_and(|i| i.probed))
-        })
+        self.reign.is_some() && self.unsettled().is_none()
+    }
+
+    /// What keeps a DC from being [`settled`](Node::settled), for people
+    /// (the simulator's convergence report); None when settled or not DC.
+    pub fn unsettled(&self) -> Option<String> {
+        let r = self.reign.as_ref()?;
+        let names = |ids: &mut dyn Iterator<Item = NodeId>| -> String {
+            ids.map(|id| self.node_name(id))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        if !r.unclean.is_empty() {
+            return Some(format!(
+                "unclean: {}",
+                names(&mut r.unclean.keys().copied())
+            ));
+        }
+        if !r.outstanding.is_empty() {
+            return Some(format!("{} actions outstanding", r.outstanding.len()));
+        }
+        if !r.restart.is_empty() {
+            let list: Vec<&str> = r.restart.iter().map(String::as_str).collect();
+            return Some(format!("restart pending: {}", list.join(",")));
+        }
+        let mut missing = r
+            .members
+            .iter()
+            .copied()
+            .filter(|m| !r.reports.get(m).is_some_and(|i| i.probed))
+            .peekable();
+        missing.peek()?;
+        Some(format!("no probed report from {}", names(&mut missing)))
     }
 
     /// This node's membership view number: it grows by one each time

@@ -58,7 +58,11 @@ impl Node {
                 format!("cleared constraints of {resource}")
             }
             Request::Cleanup { resource, node } => {
-                self.cib.cleanup(&resource, node.as_deref());
+                // Fail-counts are kept per primitive: a group or clone
+                // cleans up its members, as crm_resource --cleanup does.
+                for p in self.config.primitives(&resource) {
+                    self.cib.cleanup(&p, node.as_deref());
+                }
                 format!("cleaned up {resource}")
             }
             Request::TargetRole { resource, started } => {
@@ -69,8 +73,12 @@ impl Node {
                 )
             }
             Request::Restart { resource } => {
+                // The plan restarts primitives: a group or clone restarts
+                // its members (a group id alone was never taken off the
+                // list, so the DC never settled again: found by the
+                // simulator's operator requests).
                 if let Some(r) = self.reign.as_mut() {
-                    r.restart.insert(resource.clone());
+                    r.restart.extend(self.config.primitives(&resource));
                 }
                 format!("restarting {resource}")
             }

@@ -358,11 +358,8 @@ pub fn converged(sim: &Sim) -> Option<String> {
             "live nodes outside the DC's view: members={members:?} live={live:?}"
         ));
     }
-    if !node.settled() {
-        return Some(
-            "the DC still has work (unclean nodes, outstanding actions or missing reports)"
-                .to_string(),
-        );
+    if let Some(work) = node.unsettled() {
+        return Some(format!("the DC still has work ({work})"));
     }
     // What the DC believes runs where must be what runs.
     let cib = node.cib();

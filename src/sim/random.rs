@@ -8,6 +8,7 @@
 
 use super::{AgentModel, FenceBehaviour, LinkModel, Sim, check};
 use crate::config;
+use crate::ctl::proto::{NodeRole, Request};
 use crate::rng::Rng;
 use crate::time::{Duration, Instant};
 
@@ -133,6 +134,63 @@ pub fn config_text(rng: &mut Rng) -> String {
     t
 }
 
+/// One request an operator might make (crmsh's everyday commands), on a
+/// random resource or node of `config`. Requests go to a random node,
+/// quorate or not, DC or not, as they would.
+pub fn operator_request(config: &config::Config, rng: &mut Rng) -> Request {
+    let pick = |rng: &mut Rng, n: usize| rng.below(n as u64) as usize;
+    let node = config.nodes[pick(rng, config.nodes.len())].name.clone();
+    // Primitives and groups, as a user names them.
+    let mut ids: Vec<String> = config
+        .resources
+        .iter()
+        .filter(|r| config.group_of(&r.id).is_none())
+        .map(|r| r.id.clone())
+        .collect();
+    ids.extend(config.groups.iter().map(|g| g.id.clone()));
+    let resource = ids[pick(rng, ids.len())].clone();
+    match rng.below(12) {
+        0 => Request::NodeRole {
+            node,
+            role: NodeRole::Standby,
+        },
+        1 | 2 => Request::NodeRole {
+            node,
+            role: NodeRole::Online,
+        },
+        3 => Request::Move {
+            resource,
+            node,
+            lifetime_ms: if rng.chance(0.5) {
+                Some(1000 + rng.below(20_000))
+            } else {
+                None
+            },
+        },
+        4 => Request::Ban { resource, node },
+        5 | 6 => Request::Clear { resource },
+        7 => Request::TargetRole {
+            resource,
+            started: false,
+        },
+        8 | 9 => Request::TargetRole {
+            resource,
+            started: true,
+        },
+        10 => {
+            if rng.chance(0.5) {
+                Request::Restart { resource }
+            } else {
+                Request::Cleanup {
+                    resource,
+                    node: Some(node),
+                }
+            }
+        }
+        _ => Request::Fence { node },
+    }
+}
+
 /// Parses config text the way `ha check` does; panics with every
 /// diagnostic if it does not validate (a bug in the generator).
 pub fn parse(text: &str) -> config::Config {
@@ -148,15 +206,40 @@ pub fn parse(text: &str) -> config::Config {
     }
 }
 
-/// Runs one seeded history: random config, faults for `fault_time`, then
-/// heal and require convergence within the bound.
-pub fn run(seed: u64, fault_time: Duration) -> Outcome {
-    run_with(seed, fault_time, false)
+/// What a history may do besides network, node, agent and fence faults.
+#[derive(Clone, Copy, Debug)]
+pub struct Extras {
+    /// An operator at work during the faults, on random nodes: standby and
+    /// online, move, ban, clear, stop and start, restart, cleanup, fence
+    /// ([`operator_request`]), as users of crmsh do.
+    pub operator: bool,
+    /// Every node built with the test-only `unsafe_skip_fencing_wait` (to
+    /// show that the checker catches it).
+    pub unsafe_skip_fencing_wait: bool,
 }
 
-/// [`run`], optionally with every node built with the test-only
-/// `unsafe_skip_fencing_wait` (to show that the checker catches it).
-pub fn run_with(seed: u64, fault_time: Duration, unsafe_skip_fencing_wait: bool) -> Outcome {
+impl Extras {
+    /// What [`run`] uses.
+    pub const ALL: Extras = Extras {
+        operator: true,
+        unsafe_skip_fencing_wait: false,
+    };
+    /// Histories as they were before operator requests were drawn: seeds
+    /// found then replay the history that found them.
+    pub const NO_OPERATOR: Extras = Extras {
+        operator: false,
+        unsafe_skip_fencing_wait: false,
+    };
+}
+
+/// Runs one seeded history: random config, faults (and operator requests)
+/// for `fault_time`, then heal and require convergence within the bound.
+pub fn run(seed: u64, fault_time: Duration) -> Outcome {
+    run_with(seed, fault_time, Extras::ALL)
+}
+
+/// [`run`] with a choice of [`Extras`].
+pub fn run_with(seed: u64, fault_time: Duration, extras: Extras) -> Outcome {
     let mut rng = Rng::new(seed ^ 0x5eed_5eed);
     let text = config_text(&mut rng);
     let config = parse(&text);
@@ -183,8 +266,12 @@ pub fn run_with(seed: u64, fault_time: Duration, unsafe_skip_fencing_wait: bool)
     let fence_flaky = rng.chance(0.2);
     sim.keep_persisted = rng.chance(0.7);
     for n in sim.nodes.iter_mut() {
-        n.unsafe_skip_fencing_wait = unsafe_skip_fencing_wait;
+        n.unsafe_skip_fencing_wait = extras.unsafe_skip_fencing_wait;
     }
+    // Operator requests come from a copy of the generator, so the faults
+    // are those the seed drew before requests existed.
+    let mut ops = rng.clone().fork();
+    let operator = extras.operator && ops.chance(0.5);
     sim.start_all();
     let n = sim.nodes.len();
     let faults_end = Instant::ZERO + Duration::from_secs(3) + fault_time;
@@ -196,6 +283,17 @@ pub fn run_with(seed: u64, fault_time: Duration, unsafe_skip_fencing_wait: bool)
             break;
         }
         inject_fault(&mut sim, &mut rng, n, fence_flaky);
+        if operator && ops.chance(0.3) {
+            let at = ops.below(n as u64) as usize;
+            let request = operator_request(&sim.config, &mut ops);
+            let what = format!("{request:?}");
+            match sim.request(at, request) {
+                Some(response) => {
+                    sim.note(format!("operator on n{}: {what} -> {response:?}", at + 1))
+                }
+                None => sim.note(format!("operator on n{}: {what} -> node down", at + 1)),
+            }
+        }
     }
     // Faults stop: heal the network, wake and restart everything, make
     // agents and fence devices reliable again.

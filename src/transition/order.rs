@@ -48,8 +48,8 @@ pub fn pairs(config: &Config) -> Vec<Pair> {
         }
     }
     for o in &config.orders {
-        for first in primitives(config, &o.first) {
-            for then in primitives(config, &o.then) {
+        for first in config.primitives(&o.first) {
+            for then in config.primitives(&o.then) {
                 if first != then {
                     out.push(Pair {
                         first: first.clone(),
@@ -63,18 +63,6 @@ pub fn pairs(config: &Config) -> Vec<Pair> {
         }
     }
     out
-}
-
-/// The primitives `id` names: a clone's primitive or group members, a
-/// group's members, or the primitive itself.
-fn primitives(config: &Config, id: &str) -> Vec<String> {
-    if let Some(c) = config.clones.iter().find(|c| c.id == id) {
-        return primitives(config, &c.resource);
-    }
-    if let Some(g) = config.groups.iter().find(|g| g.id == id) {
-        return g.resources.clone();
-    }
-    vec![id.to_string()]
 }
 
 /// The longest chain of primitives linked by ordered pairs (serialize
