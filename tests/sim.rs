@@ -8,6 +8,13 @@
 //! - `HA_SIM_FAULT_SECS=F`: faults for F seconds per history instead of 40
 //!   (longer histories; a replay needs the same F).
 
+// The simulator allocates and frees small buffers on every step (packets,
+// heartbeat bodies, reports); mimalloc does that about 8 % faster than
+// glibc's allocator here (3,000 seeds, three alternating pairs). Only this
+// test binary uses it: the appliance binary keeps the system allocator.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use ha::ctl::proto::{NodeRole, Request, Response};
 use ha::sim::{FenceBehaviour, Sim, check, random};
 use ha::time::Duration;
