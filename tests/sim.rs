@@ -955,3 +955,79 @@ fn restarting_a_group_restarts_its_members_in_order() {
     assert!(start_g0 < start_g1, "{}", s.report("restart"));
     assert_eq!((holder(&s, "g0"), holder(&s, "g1")), (node, node));
 }
+
+#[test]
+fn a_restart_is_refused_where_the_node_is_in_maintenance() {
+    // Goal: a resource on a node in maintenance is left alone, so
+    // `ha resource restart` says so instead of promising a restart that
+    // waits (with the DC busy) until the node is ready again (found by
+    // the simulator's operator requests). Method: maintenance on the
+    // vip's node, then restart: an error naming the node and the way out;
+    // the DC stays settled; after `ready` the restart is accepted.
+    let mut s = sim(&cluster(3, "", &devices(3, "0s"), ONE), 24);
+    settle(&mut s);
+    let on = holder(&s, "ip");
+    let dc = s.dc().expect("a DC");
+    let name = format!("n{}", on + 1);
+    let role = |role| Request::NodeRole {
+        node: name.clone(),
+        role,
+    };
+    let restart = || Request::Restart {
+        resource: "ip".into(),
+    };
+    assert!(matches!(
+        s.request(dc, role(NodeRole::Maintenance)),
+        Some(Response::Ok { .. })
+    ));
+    settle(&mut s);
+    let Some(Response::Error { message }) = s.request(dc, restart()) else {
+        panic!("restart accepted on a node in maintenance");
+    };
+    assert!(
+        message.contains(&format!("'ha node ready {name}'")),
+        "{message}"
+    );
+    settle(&mut s);
+    assert!(matches!(
+        s.request(dc, role(NodeRole::Ready)),
+        Some(Response::Ok { .. })
+    ));
+    assert!(matches!(
+        s.request(dc, restart()),
+        Some(Response::Ok { .. })
+    ));
+    // The restart's stop ends one round and its start goes out in the
+    // next: a converged instant between them is not the end.
+    check::settle(&mut s, Duration::from_millis(250), Duration::from_secs(1));
+    assert_eq!(holder(&s, "ip"), on);
+}
+
+#[test]
+fn a_forwarded_fence_request_is_applied_once() {
+    // Goal: a control request forwarded to the DC is applied once, even
+    // when the DC dies before its ack reaches the requester (found by the
+    // simulator's operator requests, seed 3301608880512052361: the DC and
+    // its successors applied `fence` again and again, the DC reset itself
+    // every 7 s forever). Method: watchdog-only fencing; a member asks to
+    // fence itself (so it gets no more commands, hence no acks) and the
+    // DC; the DC resets itself through its watchdog; over the next minute
+    // it must be reset once, and the cluster must settle. Without the fix:
+    // reset every 10 s, 6 times.
+    let wd = "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"3s\"\n";
+    let mut s = sim(&cluster(3, "", wd, ONE), 25);
+    settle(&mut s);
+    let dc = s.dc().expect("a DC");
+    let m = (0..3).rev().find(|i| *i != dc).expect("a member");
+    for target in [m, dc] {
+        let fence = Request::Fence {
+            node: format!("n{}", target + 1),
+        };
+        assert!(matches!(s.request(m, fence), Some(Response::Ok { .. })));
+    }
+    s.run_for(Duration::from_secs(60));
+    assert_ok(&s);
+    let resets = lines(&s, &format!("watchdog reset n{}", dc + 1));
+    assert_eq!(resets, 1, "{}", s.report("resets"));
+    settle(&mut s);
+}

@@ -160,6 +160,13 @@ pub struct Cib {
     pub failcounts: BTreeMap<(String, String), FailCount>,
     /// By node, then resource.
     pub active: BTreeMap<String, BTreeMap<String, ResourceState>>,
+    /// Control requests forwarded to a DC and applied, by requesting node:
+    /// `(incarnation, highest sequence applied)`. A member re-sends a
+    /// request until a DC acks it; when that DC dies first, the next one
+    /// would apply it again (a `fence` request then reset its target over
+    /// and over: seed 3301608880512052361). With this record, replicated
+    /// like everything here, a later DC skips what was applied.
+    pub applied: BTreeMap<String, (u64, u64)>,
 }
 
 /// Why a persisted or received state could not be decoded.
@@ -183,7 +190,8 @@ impl std::fmt::Display for CibError {
     }
 }
 
-const VERSION: u8 = 1;
+/// 2 added [`Cib::applied`]; version 1 copies (without it) still load.
+const VERSION: u8 = 2;
 
 impl Cib {
     /// `(quorate, epoch, view)`: a copy written by a quorate DC beats any
@@ -392,6 +400,12 @@ impl Cib {
                 s.encode(&mut w);
             }
         }
+        w.u32(self.applied.len() as u32);
+        for (node, (incarnation, seq)) in &self.applied {
+            w.str(node);
+            w.u64(*incarnation);
+            w.u64(*seq);
+        }
         w.buf
     }
 
@@ -399,15 +413,15 @@ impl Cib {
     pub fn decode(bytes: &[u8], now: Instant) -> Result<Cib, CibError> {
         let mut r = Reader::new(bytes);
         let version = r.u8().ok_or(CibError::Malformed)?;
-        if version != VERSION {
+        if version == 0 || version > VERSION {
             return Err(CibError::Version(version));
         }
-        Cib::decode_body(&mut r, now)
+        Cib::decode_body(&mut r, now, version)
             .filter(|_| r.is_empty())
             .ok_or(CibError::Malformed)
     }
 
-    fn decode_body(r: &mut Reader, now: Instant) -> Option<Cib> {
+    fn decode_body(r: &mut Reader, now: Instant, version: u8) -> Option<Cib> {
         // A remaining lifetime / age becomes an instant on our clock. An age
         // older than our origin saturates to the origin.
         let back = |ms: u64| Instant::from_millis(now.as_millis().saturating_sub(ms));
@@ -474,7 +488,24 @@ impl Cib {
             }
             cib.active.insert(node, states);
         }
+        if version >= 2 {
+            for _ in 0..r.count()? {
+                let node = r.str()?;
+                let incarnation = r.u64()?;
+                let seq = r.u64()?;
+                cib.applied.insert(node, (incarnation, seq));
+            }
+        }
         Some(cib)
+    }
+
+    /// The highest sequence of `node`'s forwarded requests applied while
+    /// it ran as `incarnation` (0: none).
+    pub fn applied_seq(&self, node: &str, incarnation: u64) -> u64 {
+        match self.applied.get(node) {
+            Some((i, seq)) if *i == incarnation => *seq,
+            _ => 0,
+        }
     }
 }
 
@@ -507,8 +538,25 @@ mod tests {
                 ("db".to_string(), ResourceState::Stopped),
             ]),
         );
+        cib.applied.insert("n3".into(), (7, 2));
         cib.bump(4, true);
         cib
+    }
+
+    #[test]
+    fn a_version_1_copy_loads_without_the_applied_requests() {
+        // Goal: state persisted by the ha before format 2 still loads (an
+        // upgrade keeps roles, constraints and fail-counts). Method: a
+        // version-1 copy is a version-2 one without the last section.
+        let now = Instant::from_millis(10);
+        let mut cib = sample(now);
+        cib.applied.clear();
+        let mut bytes = cib.encode(now);
+        bytes.truncate(bytes.len() - 4);
+        bytes[0] = 1;
+        assert_eq!(Cib::decode(&bytes, now), Ok(cib));
+        assert_eq!(sample(now).applied_seq("n3", 7), 2);
+        assert_eq!(sample(now).applied_seq("n3", 8), 0, "another incarnation");
     }
 
     #[test]

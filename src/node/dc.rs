@@ -208,12 +208,10 @@ impl Node {
         info.failures_ack = info
             .failures_ack
             .max(r.failures.iter().map(|f| f.0).max().unwrap_or(0));
-        let requests: Vec<_> = r
-            .requests
-            .iter()
-            .filter(|q| q.0 > info.requests_ack)
-            .cloned()
-            .collect();
+        let done = info
+            .requests_ack
+            .max(self.cib.applied_seq(&name, incarnation));
+        let requests: Vec<_> = r.requests.iter().filter(|q| q.0 > done).cloned().collect();
         info.requests_ack = info
             .requests_ack
             .max(r.requests.iter().map(|q| q.0).max().unwrap_or(0));
@@ -224,6 +222,10 @@ impl Node {
         }
         for (_, res, op, rc) in failures {
             self.cib.record_failure(&res, &name, &op, rc, now);
+            changed = true;
+        }
+        if let Some(last) = requests.iter().map(|q| q.0).max() {
+            self.cib.applied.insert(name.clone(), (incarnation, last));
             changed = true;
         }
         for (_, text) in requests {
@@ -407,7 +409,7 @@ impl Node {
                     self.watchdog_off = true;
                     self.event(
                         log::Level::Error,
-                        "watchdog: own stop failed and no fence device, stop feeding".to_string(),
+                        "watchdog: this node is to be fenced (a failed stop or `ha node fence`) and has no fence device, stop feeding".to_string(),
                     );
                 }
                 continue;

@@ -1186,6 +1186,10 @@ impl Node {
                     }
                 } else if from_dc && self.cib.merge(other) {
                     self.persist = Some(self.cib.encode(now));
+                    // Requests a DC applied need no re-sending, even when
+                    // no command acks them (a member being fenced gets none).
+                    let done = self.cib.applied_seq(&self.name, self.incarnation);
+                    self.requests.retain(|q| q.0 > done);
                 }
             }
             Msg::Leave => {

@@ -172,9 +172,17 @@ impl Node {
             })
         };
         let mut restart_done = Vec::new();
+        let mut given_up = Vec::new();
         for unit in &units {
             for (i, r) in unit.members.iter().enumerate() {
-                if busy.contains(r) || !self.config.effective_meta(r).managed {
+                let managed = self.config.effective_meta(r).managed;
+                if busy.contains(r) || !managed {
+                    if !managed && reign.restart.contains(r) {
+                        // Unmanaged since the restart was asked: given up,
+                        // as the cluster may not stop it now.
+                        restart_done.push(r.clone());
+                        given_up.push(format!("{r} is unmanaged"));
+                    }
                     continue;
                 }
                 let holders: BTreeMap<NodeId, ResourceState> = reign
@@ -184,9 +192,19 @@ impl Node {
                     .filter(|(_, s)| *s != ResourceState::Stopped)
                     .collect();
                 let want = target.get(r).cloned().unwrap_or_default();
-                let restarting = reign.restart.contains(r);
-                if restarting && holders.is_empty() {
+                // A holder put in maintenance after the restart was asked
+                // keeps its instance untouched: the restart is given up
+                // (else it would wait, and the DC stay busy, until the
+                // node is ready again).
+                let in_maintenance = holders
+                    .keys()
+                    .any(|h| self.cib.role(&self.node_name(*h)) == Role::Maintenance);
+                let restarting = reign.restart.contains(r) && !in_maintenance;
+                if reign.restart.contains(r) && (holders.is_empty() || in_maintenance) {
                     restart_done.push(r.clone());
+                    if in_maintenance {
+                        given_up.push(format!("{r} runs on a node in maintenance"));
+                    }
                 }
                 for (&h, &st) in &holders {
                     let hname = self.node_name(h);
@@ -252,6 +270,9 @@ impl Node {
             reign.restart.remove(&r);
         }
         self.reign = Some(reign);
+        for why in given_up {
+            self.event(log::Level::Warn, format!("restart given up: {why}"));
+        }
         for (node, resource, start) in steps {
             self.issue(node, &resource, start);
         }

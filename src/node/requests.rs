@@ -77,8 +77,26 @@ impl Node {
                 // its members (a group id alone was never taken off the
                 // list, so the DC never settled again: found by the
                 // simulator's operator requests).
+                let prims = self.config.primitives(&resource);
+                for p in &prims {
+                    if !self.config.effective_meta(p).managed {
+                        return Err(format!(
+                            "{p} is unmanaged (managed = false); the cluster does not restart it"
+                        ));
+                    }
+                    if let Some(n) = self
+                        .cib
+                        .active_on(p)
+                        .into_iter()
+                        .find(|n| self.cib.role(n) == Role::Maintenance)
+                    {
+                        return Err(format!(
+                            "{p} runs on {n}, which is in maintenance; run 'ha node ready {n}' first"
+                        ));
+                    }
+                }
                 if let Some(r) = self.reign.as_mut() {
-                    r.restart.extend(self.config.primitives(&resource));
+                    r.restart.extend(prims);
                 }
                 format!("restarting {resource}")
             }

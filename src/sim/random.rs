@@ -149,10 +149,18 @@ pub fn operator_request(config: &config::Config, rng: &mut Rng) -> Request {
         .collect();
     ids.extend(config.groups.iter().map(|g| g.id.clone()));
     let resource = ids[pick(rng, ids.len())].clone();
-    match rng.below(12) {
+    match rng.below(14) {
         0 => Request::NodeRole {
             node,
             role: NodeRole::Standby,
+        },
+        12 => Request::NodeRole {
+            node,
+            role: NodeRole::Maintenance,
+        },
+        13 => Request::NodeRole {
+            node,
+            role: NodeRole::Ready,
         },
         1 | 2 => Request::NodeRole {
             node,
@@ -210,7 +218,8 @@ pub fn parse(text: &str) -> config::Config {
 #[derive(Clone, Copy, Debug)]
 pub struct Extras {
     /// An operator at work during the faults, on random nodes: standby and
-    /// online, move, ban, clear, stop and start, restart, cleanup, fence
+    /// online, maintenance and ready, move, ban, clear, stop and start,
+    /// restart, cleanup, fence
     /// ([`operator_request`]), as users of crmsh do.
     pub operator: bool,
     /// Every node built with the test-only `unsafe_skip_fencing_wait` (to
@@ -318,13 +327,28 @@ pub fn run_with(seed: u64, fault_time: Duration, extras: Extras) -> Outcome {
     let bound = check::convergence_bound(&sim);
     let healed_at = sim.now;
     let deadline = healed_at + bound;
+    // Converged: twice in a row, 500 ms apart, with no action issued in
+    // between (a DC ticks at least every 200 ms, so one about to act
+    // again is not taken for settled).
+    // The second look may fall after the deadline; the first must not.
     let mut converged_at = None;
-    while sim.violation.is_none() && sim.now < deadline {
-        let until = sim.now + Duration::from_millis(500);
-        sim.run_until(until.min(deadline));
-        if check::converged(&sim).is_none() {
-            converged_at = Some(sim.now);
-            break;
+    let mut candidate: Option<(Instant, u64)> = None;
+    let confirm = Duration::from_millis(500);
+    while sim.violation.is_none() && sim.now < deadline + confirm {
+        let until = sim.now + confirm;
+        sim.run_until(until.min(deadline + confirm));
+        if check::converged(&sim).is_some() {
+            candidate = None;
+            continue;
+        }
+        let issued = sim.checks.issued_count;
+        match candidate {
+            Some((at, before)) if before == issued => {
+                converged_at = Some(at);
+                break;
+            }
+            _ if sim.now <= deadline => candidate = Some((sim.now, issued)),
+            _ => break,
         }
     }
     let failure = if let Some(v) = sim.violation.clone() {
@@ -351,7 +375,7 @@ pub fn run_with(seed: u64, fault_time: Duration, extras: Extras) -> Outcome {
 
 fn inject_fault(sim: &mut Sim, rng: &mut Rng, n: usize, fence_flaky: bool) {
     let pick = |rng: &mut Rng| rng.below(n as u64) as usize;
-    match rng.below(12) {
+    match rng.below(14) {
         0 | 1 => {
             // Symmetric split into two random sides.
             let mut side: Vec<usize> = (0..n).collect();
