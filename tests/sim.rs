@@ -988,6 +988,22 @@ fn a_restart_is_refused_where_the_node_is_in_maintenance() {
         message.contains(&format!("'ha node ready {name}'")),
         "{message}"
     );
+    // Asked on a member, it is forwarded; the DC logs the refusal.
+    let member = (0..3).find(|i| *i != dc).expect("a member");
+    assert!(matches!(
+        s.request(member, restart()),
+        Some(Response::Ok { .. })
+    ));
+    s.run_for(Duration::from_secs(1));
+    assert_eq!(
+        lines(
+            &s,
+            &format!("request from n{} refused: ip runs on {name}", member + 1)
+        ),
+        1,
+        "{}",
+        s.report("forwarded restart")
+    );
     settle(&mut s);
     assert!(matches!(
         s.request(dc, role(NodeRole::Ready)),

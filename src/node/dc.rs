@@ -230,7 +230,14 @@ impl Node {
         }
         for (_, text) in requests {
             if let Ok(req) = serde_json::from_str::<Request>(&text) {
-                let _ = self.apply_request(now, req);
+                // The requester was told "submitted"; a refusal shows in
+                // the DC's log.
+                if let Err(why) = self.apply_request(now, req) {
+                    self.event(
+                        log::Level::Warn,
+                        format!("request from {name} refused: {why}"),
+                    );
+                }
             }
         }
         if stop_failed
