@@ -1047,3 +1047,32 @@ fn a_forwarded_fence_request_is_applied_once() {
     assert_eq!(resets, 1, "{}", s.report("resets"));
     settle(&mut s);
 }
+
+#[test]
+fn sixteen_nodes_split_nine_seven_and_heal() {
+    // Goal: the largest cluster ha supports (16 nodes) elects one DC,
+    // keeps quorum on the 9-node side of a split (the 7 lose it and stop
+    // what they run), and converges again after the heal. Method: the vip
+    // prefers n16, which ends on the minority side; with fence devices, the
+    // majority fences the lost 7 and runs the vip itself; the checker
+    // holds every step to the invariants.
+    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n16\"\nscore = 100\n";
+    let mut s = sim(
+        &cluster(16, "", &devices(16, "0s"), &format!("{ONE}{prefer}")),
+        26,
+    );
+    settle(&mut s);
+    assert_eq!(holder(&s, "ip"), 15);
+    let majority: Vec<usize> = (0..9).collect();
+    let minority: Vec<usize> = (9..16).collect();
+    s.partition(&[&majority, &minority]);
+    s.run_for(Duration::from_secs(15));
+    assert_ok(&s);
+    let dc = s.dc().expect("one acting DC");
+    assert!(dc < 9, "DC n{} is on the minority side", dc + 1);
+    let on = holder(&s, "ip");
+    assert!(on < 9, "ip runs on n{}, on the minority side", on + 1);
+    s.heal();
+    settle(&mut s);
+    assert_eq!(holder(&s, "ip"), 15, "back on n16 after the heal");
+}

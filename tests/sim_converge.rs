@@ -24,7 +24,10 @@ fn seed_list() {
         let seed: u64 = s.parse().expect("HA_SIM_SEED_LIST: integers");
         if std::env::var_os("HA_SIM_CONFIG").is_some() {
             let mut rng = Rng::new(seed ^ 0x5eed_5eed);
-            println!("--- seed {seed} config\n{}", random::config_text(&mut rng));
+            println!(
+                "--- seed {seed} config\n{}",
+                random::config_text(&mut rng, false)
+            );
         }
         let out = random::run_with(seed, FAULT_TIME, random::Extras::NO_OPERATOR);
         match &out.failure {

@@ -28,15 +28,23 @@ pub struct Outcome {
     pub digest: u64,
 }
 
-/// A random cluster config, as ha.toml text.
-pub fn config_text(rng: &mut Rng) -> String {
-    let n = match rng.below(10) {
+/// A random cluster config, as ha.toml text; with `big`, 1 in 100 has 8 to
+/// 16 nodes (the most ha supports; each costs about as much as 10 small
+/// histories, so they stay rare).
+pub fn config_text(rng: &mut Rng, big: bool) -> String {
+    let mut n = match rng.below(10) {
         0 => 1,
         1..=3 => 2,
         4..=6 => 3,
         7 | 8 => 5,
         _ => 2 + rng.below(6) as usize,
     };
+    // From a copy of the generator: the rest of the config is drawn as
+    // without big clusters.
+    let mut b = rng.clone().fork();
+    if big && b.chance(0.01) {
+        n = 8 + b.below(9) as usize;
+    }
     let links = if rng.chance(0.3) { 2 } else { 1 };
     let interval = [100, 200][rng.below(2) as usize];
     let timeout = interval * (5 + rng.below(4));
@@ -222,6 +230,8 @@ pub struct Extras {
     /// restart, cleanup, fence
     /// ([`operator_request`]), as users of crmsh do.
     pub operator: bool,
+    /// Now and then a cluster of 8 to 16 nodes ([`config_text`]).
+    pub big_clusters: bool,
     /// Every node built with the test-only `unsafe_skip_fencing_wait` (to
     /// show that the checker catches it).
     pub unsafe_skip_fencing_wait: bool,
@@ -231,12 +241,14 @@ impl Extras {
     /// What [`run`] uses.
     pub const ALL: Extras = Extras {
         operator: true,
+        big_clusters: true,
         unsafe_skip_fencing_wait: false,
     };
-    /// Histories as they were before operator requests were drawn: seeds
-    /// found then replay the history that found them.
+    /// Histories as they were before operator requests and big clusters
+    /// were drawn: seeds found then replay the history that found them.
     pub const NO_OPERATOR: Extras = Extras {
         operator: false,
+        big_clusters: false,
         unsafe_skip_fencing_wait: false,
     };
 }
@@ -250,7 +262,7 @@ pub fn run(seed: u64, fault_time: Duration) -> Outcome {
 /// [`run`] with a choice of [`Extras`].
 pub fn run_with(seed: u64, fault_time: Duration, extras: Extras) -> Outcome {
     let mut rng = Rng::new(seed ^ 0x5eed_5eed);
-    let text = config_text(&mut rng);
+    let text = config_text(&mut rng, extras.big_clusters);
     let config = parse(&text);
     let mut sim = Sim::new(config, seed);
     if sim.verbose {
