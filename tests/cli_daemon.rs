@@ -194,6 +194,11 @@ fn daemon_serves_its_socket_survives_bad_input_and_leaves_cleanly() {
     huge.push(b'\n');
     let answer = ask(&huge);
     assert!(answer.contains("longer than"), "{answer}");
+    let answer = ask(b"{\"request\":\"status\"}\n");
+    assert!(
+        answer.contains(r#""local_node":"n1""#),
+        "the connection ended after the oversized line: {answer}"
+    );
 
     let out = setup.cli(&["status", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -82,13 +82,17 @@ async fn connection(stream: Async<UnixStream>, inputs: Sender<Input>) {
             Ok(Some(line)) => line,
             Ok(None) => return,
             Err(e) => {
-                let _ = send(
+                let sent = send(
                     &mut writer,
                     &Response::Error {
                         message: e.to_string(),
                     },
                 )
                 .await;
+                // An oversized line was read to its end: serve the next.
+                if e.kind() == io::ErrorKind::InvalidData && sent.is_ok() {
+                    continue;
+                }
                 return;
             }
         };
@@ -141,13 +145,26 @@ async fn send(writer: &mut &Async<UnixStream>, response: &Response) -> io::Resul
     writer.flush().await
 }
 
-/// One line without its newline; `None` at end of stream. Lines longer
-/// than `MAX_LINE_BYTES` are an error (and end the connection).
+/// One line without its newline; `None` at end of stream. A line longer
+/// than `MAX_LINE_BYTES` is read to its end and dropped, and is an
+/// `InvalidData` error: the connection goes on with the next line. (It
+/// used to end the connection, so a client still writing the rest of the
+/// line could fail with a broken pipe instead of reading the reply.)
 async fn read_line<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> io::Result<Option<String>> {
     let mut line = Vec::new();
+    let mut too_long = false;
+    let too_long_error = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("request line longer than {MAX_LINE_BYTES} bytes"),
+        )
+    };
     loop {
         let chunk = reader.fill_buf().await?;
         if chunk.is_empty() {
+            if too_long {
+                return Err(too_long_error());
+            }
             return Ok(if line.is_empty() {
                 None
             } else {
@@ -155,18 +172,24 @@ async fn read_line<R: AsyncBufReadExt + Unpin>(reader: &mut R) -> io::Result<Opt
             });
         }
         if let Some(end) = chunk.iter().position(|&b| b == b'\n') {
-            line.extend_from_slice(&chunk[..end]);
+            if !too_long {
+                line.extend_from_slice(&chunk[..end]);
+            }
             reader.consume(end + 1);
+            if too_long || line.len() > MAX_LINE_BYTES {
+                return Err(too_long_error());
+            }
             return Ok(Some(String::from_utf8_lossy(&line).into_owned()));
         }
         let n = chunk.len();
-        line.extend_from_slice(chunk);
+        if !too_long {
+            line.extend_from_slice(chunk);
+        }
         reader.consume(n);
         if line.len() > MAX_LINE_BYTES {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("request line longer than {MAX_LINE_BYTES} bytes"),
-            ));
+            // Keep reading to the newline, holding nothing.
+            too_long = true;
+            line = Vec::new();
         }
     }
 }
