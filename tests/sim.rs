@@ -7,6 +7,8 @@
 //! - `HA_SIM_SEED=S cargo test --test sim random_seeds -- --nocapture`: replay seed S.
 //! - `HA_SIM_FAULT_SECS=F`: faults for F seconds per history instead of 40
 //!   (longer histories; a replay needs the same F).
+//! - `HA_SIM_NO_OPERATOR=1` with `HA_SIM_SEED=S`: replay S without operator
+//!   requests and big clusters, as seeds found before them ran.
 
 // The simulator allocates and frees small buffers on every step (packets,
 // heartbeat bodies, reports); mimalloc does that about 8 % faster than
@@ -115,7 +117,12 @@ fn random_seeds() {
     // replays one.
     if let Ok(s) = std::env::var("HA_SIM_SEED") {
         let seed: u64 = s.parse().expect("HA_SIM_SEED must be an integer");
-        let out = random::run(seed, fault_time());
+        let extras = if std::env::var("HA_SIM_NO_OPERATOR").is_ok() {
+            random::Extras::NO_OPERATOR
+        } else {
+            random::Extras::ALL
+        };
+        let out = random::run_with(seed, fault_time(), extras);
         println!(
             "seed {seed}: steps={} simulated={} convergence bound={} digest={:016x}",
             out.steps, out.simulated, out.bound, out.digest

@@ -162,14 +162,6 @@ pub fn operator_request(config: &config::Config, rng: &mut Rng) -> Request {
             node,
             role: NodeRole::Standby,
         },
-        12 => Request::NodeRole {
-            node,
-            role: NodeRole::Maintenance,
-        },
-        13 => Request::NodeRole {
-            node,
-            role: NodeRole::Ready,
-        },
         1 | 2 => Request::NodeRole {
             node,
             role: NodeRole::Online,
@@ -203,7 +195,15 @@ pub fn operator_request(config: &config::Config, rng: &mut Rng) -> Request {
                 }
             }
         }
-        _ => Request::Fence { node },
+        11 => Request::Fence { node },
+        12 => Request::NodeRole {
+            node,
+            role: NodeRole::Maintenance,
+        },
+        _ => Request::NodeRole {
+            node,
+            role: NodeRole::Ready,
+        },
     }
 }
 
@@ -387,7 +387,7 @@ pub fn run_with(seed: u64, fault_time: Duration, extras: Extras) -> Outcome {
 
 fn inject_fault(sim: &mut Sim, rng: &mut Rng, n: usize, fence_flaky: bool) {
     let pick = |rng: &mut Rng| rng.below(n as u64) as usize;
-    match rng.below(14) {
+    match rng.below(12) {
         0 | 1 => {
             // Symmetric split into two random sides.
             let mut side: Vec<usize> = (0..n).collect();
