@@ -199,6 +199,17 @@ fn seeds_that_found_bugs_stay_fixed() {
             panic!("seed {seed} ({what}) fails again:\n{f}");
         }
     }
+    // Found with operator requests and big clusters in the histories.
+    let found_with_operator = [(
+        1990178844958060526,
+        "a rebooted node taken for powered off: g0 on two nodes",
+    )];
+    for (seed, what) in found_with_operator {
+        let out = random::run(seed, Duration::from_secs(40));
+        if let Some(f) = out.failure {
+            panic!("seed {seed} ({what}) fails again:\n{f}");
+        }
+    }
 }
 
 #[test]

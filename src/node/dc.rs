@@ -81,9 +81,19 @@ impl Node {
     /// after that (a packet sent before the fence but delivered after it
     /// voids the mark too, which only costs a second fence).
     fn confirmed_off(&self, id: NodeId) -> bool {
-        self.fenced
-            .get(&id)
-            .is_some_and(|off| self.ring.last_heard(id).is_none_or(|h| h < *off))
+        // A member hearing a newer incarnation than the one powered off
+        // means it rebooted since, even if we never heard it again (seed
+        // 1990178844958060526: non-transitive views; the new DC took the
+        // rebooted node for off and started its group elsewhere).
+        let rebooted = self
+            .ring
+            .heard_by_members(id, self.now)
+            .is_some_and(|inc| inc > self.fenced_incarnation.get(&id).copied().unwrap_or(0));
+        !rebooted
+            && self
+                .fenced
+                .get(&id)
+                .is_some_and(|off| self.ring.last_heard(id).is_none_or(|h| h < *off))
     }
 
     pub(super) fn schedule_fence(&mut self, now: Instant, id: NodeId) {

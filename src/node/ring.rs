@@ -138,6 +138,17 @@ impl Ring {
             .filter(|v| *v > 0)
     }
 
+    /// The newest incarnation of `node` that a current member says it
+    /// hears (in its latest heartbeat), if any does.
+    pub fn heard_by_members(&self, node: NodeId, now: Instant) -> Option<u64> {
+        self.membership
+            .member_heartbeats(now)
+            .flat_map(|(_, hb)| hb.hears.iter())
+            .filter(|h| h.node == node)
+            .map(|h| h.incarnation)
+            .max()
+    }
+
     /// Peers heard on some link within the timeout (members or not).
     pub fn heard(&self, now: Instant) -> BTreeSet<NodeId> {
         self.membership.heard(now)
