@@ -202,6 +202,11 @@ fn seeds_that_found_bugs_stay_fixed() {
             random::Extras::ALL,
             "a rebooted node taken for powered off: g0 on two nodes",
         ),
+        (
+            2030928757461717612,
+            random::Extras::ALL,
+            "a clock jump just after an input shortened a vote: two quorate DCs",
+        ),
     ];
     for (seed, extras, what) in found {
         let out = random::run_with(seed, Duration::from_secs(40), extras);

@@ -278,8 +278,9 @@ mod tests {
     /// threshold, neither shortens the vote it gave its DC (the DC's lease
     /// rests on it; seed 10536220447359988322 had two quorate DCs) nor ages
     /// what it heard from its peers. Method: three rings agree on n1; n3's
-    /// clock then jumps 348 ms between two inputs; its vote and its
-    /// peers' last-heard times move by the jump.
+    /// clock then jumps 348 ms between two inputs 100 ms apart; its vote
+    /// moves by the whole gap (more than two intervals: no late timer) and
+    /// its peers' last-heard times by the jump.
     #[test]
     fn a_clock_jump_does_not_shorten_the_vote() {
         let mut rings = three();
@@ -297,7 +298,7 @@ mod tests {
         let jumped = now + Duration::from_millis(448);
         r3.tick(jumped);
         let (_, later) = r3.vote().expect("still voted");
-        assert_eq!(later, until + Duration::from_millis(348));
+        assert_eq!(later, until + Duration::from_millis(448));
         assert_eq!(r3.last_heard(1), Some(heard + Duration::from_millis(348)));
         // Without a jump, an input one interval later shifts nothing.
         let (_, before) = r3.vote().expect("vote");
@@ -305,5 +306,39 @@ mod tests {
         let (_, after) = r3.vote().expect("vote");
         assert!(after >= before, "a vote only moves forward");
         assert_eq!(r3.last_heard(1), Some(heard + Duration::from_millis(348)));
+    }
+    /// Goal: whatever its size, a clock jump that comes just after an
+    /// input does not end a vote before the lease it gave the DC (seed
+    /// 2030928757461717612: a 2.9 s jump 29 ms after an input took 71 ms
+    /// off a vote, and the voter backed a second DC while the first still
+    /// acted). Method: n3 names n1 and renews its vote on n1's heartbeat
+    /// received at `now`, so n1's lease from that ack ends by `now + lease`
+    /// in real time; 10 ms later n3's clock jumps by J; the vote, in n3's
+    /// jumped clock, must last until at least `now + lease + J`.
+    #[test]
+    fn a_clock_jump_just_after_an_input_leaves_the_lease_covered() {
+        let lease = Duration::from_millis(900);
+        for jump in [60, 150, 190, 250, 2935] {
+            let mut rings = three();
+            let mut now = Instant::ZERO;
+            for _ in 0..30 {
+                now = now + Duration::from_millis(100);
+                round(&mut rings, now);
+            }
+            let r3 = &mut rings[2];
+            // Renew the vote on the heartbeat just received.
+            r3.tick(now);
+            r3.heartbeat(now, Heartbeat::default());
+            let (dc, _) = r3.vote().expect("n3 voted");
+            assert_eq!(dc, 1);
+            let jumped = now + Duration::from_millis(10 + jump);
+            r3.tick(jumped);
+            let (_, until) = r3.vote().expect("still voted");
+            let needed = now + lease + Duration::from_millis(jump);
+            assert!(
+                until >= needed,
+                "jump of {jump} ms: vote until {until:?}, lease needs {needed:?}"
+            );
+        }
     }
 }
