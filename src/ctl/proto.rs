@@ -172,6 +172,11 @@ pub struct ResourceStatus {
     pub failed_on: Vec<String>,
     #[serde(default)]
     pub failures: Vec<Failure>,
+    /// Set by the DC when the resource's recovery waits for the operator
+    /// (its stop is held by a resource ordered after it that runs
+    /// unmanaged); says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
 }
 
 fn started() -> String {

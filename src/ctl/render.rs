@@ -86,6 +86,9 @@ pub fn status_text(status: &Status) -> String {
         if !resource.failed_on.is_empty() {
             let _ = write!(state, " FAILED on {}", resource.failed_on.join(", "));
         }
+        if let Some(why) = &resource.blocked {
+            let _ = write!(state, " (blocked: {why})");
+        }
         let mut parents = String::new();
         if let Some(group) = &resource.group {
             let _ = write!(parents, "  [group {group}]");

@@ -54,6 +54,7 @@ impl Node {
             gone,
             left: BTreeSet::new(),
             restart: BTreeSet::new(),
+            blocked: BTreeMap::new(),
             next_id: 1,
             cib_sent: BTreeMap::new(),
             sent: BTreeMap::new(),

@@ -228,6 +228,10 @@ struct Reign {
     gone: BTreeSet<NodeId>,
     left: BTreeSet<NodeId>,
     restart: BTreeSet<String>,
+    /// Resources whose stop the plan wants but may not issue, because a
+    /// `then` ordered after them runs where the cluster may not stop it
+    /// (unmanaged, or on a node in maintenance), with why (see `plan`).
+    blocked: BTreeMap<String, String>,
     next_id: u64,
     cib_sent: BTreeMap<NodeId, Instant>,
     /// The last command sent to each member, and when (see `send_commands`).
@@ -1420,6 +1424,15 @@ impl Node {
             .peekable();
         missing.peek()?;
         Some(format!("no probed report from {}", names(&mut missing)))
+    }
+
+    /// While DC: resources whose recovery waits for the operator, with
+    /// why (a stop held by a `then` that runs unmanaged; see `plan`).
+    pub fn blocked(&self) -> BTreeMap<String, String> {
+        self.reign
+            .as_ref()
+            .map(|r| r.blocked.clone())
+            .unwrap_or_default()
     }
 
     /// This node's membership view number: it grows by one each time

@@ -171,6 +171,41 @@ impl Node {
                 }
             })
         };
+        // A stop that `may_stop` holds only because a `then` runs where the
+        // cluster may not stop it waits for the operator, not for the
+        // cluster: said once in the log and in `ha status` (pacemaker shows
+        // such a resource as blocked).
+        let blocked_by = |h: NodeId, r: &str| -> Option<String> {
+            pairs.iter().find_map(|p| {
+                if p.first != r || !p.symmetrical || p.kind != OrderKind::Mandatory {
+                    return None;
+                }
+                let then_managed = self.config.effective_meta(&p.then).managed;
+                let on: Vec<String> = reign
+                    .reports
+                    .iter()
+                    .filter(|(_, i)| {
+                        i.states
+                            .get(&p.then)
+                            .is_some_and(|s| !matches!(s, ResourceState::Stopped))
+                    })
+                    .map(|(n, _)| self.node_name(*n))
+                    .collect();
+                let held = !on.is_empty()
+                    && !any_unclean
+                    && !busy.contains(&p.then)
+                    && (!then_managed || on.iter().all(|n| self.cib.role(n) == Role::Maintenance));
+                held.then(|| {
+                    format!(
+                        "stop on {} waits for {} to stop, which runs unmanaged on {}",
+                        self.node_name(h),
+                        p.then,
+                        on.join(",")
+                    )
+                })
+            })
+        };
+        let mut blocked: BTreeMap<String, String> = BTreeMap::new();
         let mut restart_done = Vec::new();
         let mut given_up = Vec::new();
         for unit in &units {
@@ -233,7 +268,13 @@ impl Node {
                     let later_up = unit.members[i + 1..]
                         .iter()
                         .any(|m| state_of(h, m) != ResourceState::Stopped || busy.contains(m));
-                    if later_up || !may_stop(h, r) {
+                    if later_up {
+                        continue;
+                    }
+                    if !may_stop(h, r) {
+                        if let Some(why) = blocked_by(h, r) {
+                            blocked.insert(r.clone(), why);
+                        }
                         continue;
                     }
                     steps.push((h, r.clone(), false));
@@ -269,7 +310,16 @@ impl Node {
         for r in restart_done {
             reign.restart.remove(&r);
         }
+        let newly_blocked: Vec<String> = blocked
+            .iter()
+            .filter(|(r, why)| reign.blocked.get(*r) != Some(*why))
+            .map(|(r, why)| format!("{r} blocked: {why}"))
+            .collect();
+        reign.blocked = blocked;
         self.reign = Some(reign);
+        for what in newly_blocked {
+            self.event(log::Level::Warn, what);
+        }
         for why in given_up {
             self.event(log::Level::Warn, format!("restart given up: {why}"));
         }

@@ -60,6 +60,7 @@ impl Node {
                 }
             })
             .collect();
+        let blocked = self.blocked();
         let resources = self
             .config
             .resources
@@ -117,6 +118,7 @@ impl Node {
                     failcounts,
                     failed_on,
                     failures,
+                    blocked: blocked.get(&r.id).cloned(),
                 }
             })
             .collect();

@@ -365,9 +365,18 @@ pub fn converged(sim: &Sim) -> Option<String> {
     // in maintenance: the cluster leaves what is there alone, so a failed
     // probe or monitor there stays "failed (unmanaged)" as in pacemaker,
     // while the process may be gone.
+    // Nor for a resource the DC reports blocked: its stop waits for the
+    // operator (a resource ordered after it runs unmanaged), so the DC
+    // rightly still counts a failed instance as possibly running.
     let cib = node.cib();
     let managed = |n: &String| cib.role(n) != crate::cib::Role::Maintenance;
-    for r in &sim.config.resources {
+    let blocked = node.blocked();
+    for r in sim
+        .config
+        .resources
+        .iter()
+        .filter(|r| !blocked.contains_key(&r.id))
+    {
         let mut truth = sim.running_on(&r.id);
         truth.retain(managed);
         truth.sort();
