@@ -212,6 +212,16 @@ fn seeds_that_found_bugs_stay_fixed() {
             random::Extras::ALL,
             "a failed first held by its then in maintenance, not said blocked",
         ),
+        (
+            6079262269682795406,
+            random::Extras::ALL,
+            "ha node fence of a member as g1 started there: g0 stopped under it",
+        ),
+        (
+            1310320537859563215,
+            random::Extras::ALL,
+            "a member being fenced never told its requests were applied: DC reset loop",
+        ),
     ];
     for (seed, extras, what) in found {
         let out = random::run_with(seed, Duration::from_secs(40), extras);
@@ -1018,6 +1028,73 @@ fn resource_scores_on_a_running_node_come_from_the_policy_engine() {
 }
 
 #[test]
+fn a_rebooted_lower_id_does_not_take_the_dc_role_back() {
+    // Goal: the DC keeps its role when a lower id comes back (each new
+    // reign fences the nodes outside its view; handing over to every
+    // rebooted lower id fed a fence war with slow fences, seed
+    // 7169718369075013140). Method: n1, the DC, crashes; n2 takes over;
+    // n1 boots again and joins; n2 stays DC, nobody else takes over.
+    let mut s = sim(&cluster(3, "", &devices(3, "0s"), ONE), 29);
+    settle(&mut s);
+    assert_eq!(s.dc(), Some(0));
+    s.crash(0);
+    settle(&mut s);
+    assert_eq!(s.dc(), Some(1));
+    let from = s.log.len();
+    s.boot(0);
+    s.run_for(Duration::from_secs(10));
+    settle(&mut s);
+    assert_eq!(s.dc(), Some(1), "{}", s.report("dc after n1 rejoined"));
+    let takeovers = s.log[from..]
+        .iter()
+        .filter(|l| l.contains("dc: taking over"))
+        .count();
+    assert_eq!(takeovers, 0, "{}", s.report("takeovers"));
+}
+
+#[test]
+fn a_node_being_fenced_gets_no_stops() {
+    // Goal: `ha node fence` of a member as a group member starts there:
+    // the DC leaves the node to the fence and stops nothing there (it
+    // dropped the start in flight when it marked the node unclean, took g1
+    // for stopped and stopped g0 under it; seeds 6079262269682795406 and
+    // 12175994785612567103, invariant 3). Method: grp on n3; restart it;
+    // the moment the DC starts g1, fence n3; the checker holds every step.
+    let group = "[resource.g0]\nagent = \"ocf:sim:dummy\"\n\
+        [resource.g1]\nagent = \"ocf:sim:dummy\"\n\
+        [group.grp]\nresources = [\"g0\", \"g1\"]\n\
+        [[location]]\nresource = \"grp\"\nnode = \"n3\"\nscore = 100\n";
+    let mut s = sim(&cluster(3, "", &devices(3, "0s"), group), 28);
+    settle(&mut s);
+    assert_eq!(holder(&s, "g0"), 2);
+    let dc = s.dc().expect("a DC");
+    assert_ne!(dc, 2);
+    let restart = Request::Restart {
+        resource: "grp".into(),
+    };
+    assert!(matches!(s.request(dc, restart), Some(Response::Ok { .. })));
+    let from = s.log.len();
+    while s.log[from..]
+        .iter()
+        .all(|l| !l.contains("dc: start resource=g1"))
+    {
+        s.run_for(Duration::from_millis(1));
+        assert!(s.log.len() < from + 500, "{}", s.report("no start of g1"));
+    }
+    let fenced_at = s.log.len();
+    let fence = Request::Fence { node: "n3".into() };
+    assert!(matches!(s.request(dc, fence), Some(Response::Ok { .. })));
+    s.run_for(Duration::from_secs(2));
+    assert_ok(&s);
+    let stops_on_n3 = s.log[fenced_at..]
+        .iter()
+        .filter(|l| l.contains("dc: stop resource=") && l.contains("on=n3"))
+        .count();
+    assert_eq!(stops_on_n3, 0, "{}", s.report("stops on n3"));
+    settle(&mut s);
+}
+
+#[test]
 fn restarting_a_group_restarts_its_members_in_order() {
     // Goal: `ha resource restart GROUP` stops the members in reverse and
     // starts them in order, and the DC settles afterwards (found by the
@@ -1125,11 +1202,31 @@ fn a_forwarded_fence_request_is_applied_once() {
     // DC; the DC resets itself through its watchdog; over the next minute
     // it must be reset once, and the cluster must settle. Without the fix:
     // reset every 10 s, 6 times.
+    forwarded_fences_of_self_and_dc(3, 25);
+}
+
+#[test]
+fn a_forwarded_fence_request_is_applied_once_with_two_nodes() {
+    // Goal: as above where the requester holds the only other copy of the
+    // cluster state (seed 1310320537859563215): the DC withholds commands
+    // from the member it fences, so only the cib it still sends tells the
+    // member that its requests were applied. Without that the rebooted DC
+    // took the member's copy and its re-sent `fence` again, every watchdog
+    // timeout (7 resets in the minute). Nodes lose their persisted state
+    // in a crash here, so the DC's own record does not survive its reset.
+    forwarded_fences_of_self_and_dc(2, 27);
+}
+
+/// Watchdog-only fencing on `n` nodes; a member asks to fence itself and
+/// the DC; over the next minute the DC is reset once and the cluster
+/// settles.
+fn forwarded_fences_of_self_and_dc(n: usize, seed: u64) {
     let wd = "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"3s\"\n";
-    let mut s = sim(&cluster(3, "", wd, ONE), 25);
+    let mut s = sim(&cluster(n, "", wd, ONE), seed);
+    s.keep_persisted = n > 2;
     settle(&mut s);
     let dc = s.dc().expect("a DC");
-    let m = (0..3).rev().find(|i| *i != dc).expect("a member");
+    let m = (0..n).rev().find(|i| *i != dc).expect("a member");
     for target in [m, dc] {
         let fence = Request::Fence {
             node: format!("n{}", target + 1),

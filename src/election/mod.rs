@@ -7,13 +7,15 @@
 //! is deterministic, and a lease built from heartbeat acks makes sure a DC
 //! has stopped before its members may back another.
 //!
-//! - Naming: every heartbeat names the sender's DC: the lowest member,
-//!   except that a node keeps naming a DC that still is its member and
-//!   says it acts (so a rejoining lower id does not pull a member away
-//!   from a working DC), and for one timeout after it boots names only a
-//!   DC that already acts (a restarted node must not help elect a new DC
-//!   while its previous incarnation's vote may still count for the old
-//!   one).
+//! - Naming: every heartbeat names the sender's DC: a member that says it
+//!   acts as DC (the one already named first; itself, while it acts), else
+//!   the lowest member. So a rejoining lower id neither pulls members away
+//!   from a working DC nor unseats it: a new reign fences every node
+//!   outside its view, and handing over to each rebooted lower id fed a
+//!   fence war with slow devices. For one timeout after it boots a node
+//!   names only a DC that already acts (a restarted node must not help
+//!   elect a new DC while its previous incarnation's vote may still count
+//!   for the old one).
 //! - Acks: every heartbeat acks the newest heartbeat number it received
 //!   from each peer (`Heard::acked`, filled by membership); each node
 //!   remembers when it sent each number. A DC acts only while every member's
@@ -153,17 +155,27 @@ impl Election {
             // Joining a DC that already acts cannot make a second one.
             return members.iter().copied().find(|d| says_it_acts(*d));
         }
-        let lowest = members.first().copied();
-        match self.named {
-            Some(d) if d != self.local && Some(d) != lowest && members.contains(&d) => {
-                if says_it_acts(d) {
-                    Some(d)
-                } else {
-                    lowest
-                }
-            }
-            _ => lowest,
+        // A DC that acts keeps its role when a lower id joins, and so does
+        // everyone backing it: each change of DC starts a reign, which
+        // fences every node outside its view (startup fencing), and with
+        // slow fences and quick reboots handing over to a rebooted lower
+        // id turned into a fence war (seed 7169718369075013140).
+        if self.acting && members.contains(&self.local) {
+            return Some(self.local);
         }
+        if let Some(d) = self
+            .named
+            .filter(|d| *d != self.local && members.contains(d))
+        {
+            if says_it_acts(d) {
+                return Some(d);
+            }
+        }
+        members
+            .iter()
+            .copied()
+            .find(|d| *d != self.local && says_it_acts(*d))
+            .or(members.first().copied())
     }
 
     /// How long an ack keeps this node's DC lease: one interval less than

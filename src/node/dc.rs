@@ -555,10 +555,25 @@ impl Node {
         let mut out = Vec::new();
         let mut cib_to = Vec::new();
         for m in &reign.members {
+            let info = reign.reports.get(m);
+            // A member to be fenced through its own watchdog gets no more
+            // commands (they would renew its lease), but still the cib:
+            // its record of the requests the DC applied is how the member
+            // learns to stop re-sending them. Without it a member that
+            // asked `ha node fence` of the DC re-sent it to every next DC,
+            // which reset itself every watchdog timeout forever (seed
+            // 1310320537859563215).
+            let lagging = info.is_some_and(|i| i.cib_key < key);
+            let recently = reign
+                .cib_sent
+                .get(m)
+                .is_some_and(|t| now.saturating_since(*t) < Duration::from_millis(500));
+            if *m != self.local && lagging && !recently {
+                cib_to.push(*m);
+            }
             if self.withholds_lease(reign, *m) {
                 continue;
             }
-            let info = reign.reports.get(m);
             let actions: Vec<RemoteAction> = reign
                 .outstanding
                 .iter()
@@ -587,14 +602,6 @@ impl Node {
                 });
             if due {
                 out.push((*m, command));
-            }
-            let lagging = info.is_some_and(|i| i.cib_key < key);
-            let recently = reign
-                .cib_sent
-                .get(m)
-                .is_some_and(|t| now.saturating_since(*t) < Duration::from_millis(500));
-            if *m != self.local && lagging && !recently {
-                cib_to.push(*m);
             }
         }
         for (m, c) in out {

@@ -246,6 +246,16 @@ impl Node {
                     if self.cib.role(&hname) == Role::Maintenance {
                         continue;
                     }
+                    // A node to be fenced gets no stops: the fence stops
+                    // everything there, and its report is stale (marking
+                    // it unclean dropped the steps in flight there, so a
+                    // group member starting there looked stopped and the
+                    // member before it was stopped under it; seeds
+                    // 6079262269682795406, 12175994785612567103: `ha node
+                    // fence` of a member while g1 started there).
+                    if reign.unclean.contains_key(&h) {
+                        continue;
+                    }
                     // An earlier member failed here: the later ones stop
                     // first so it can be recovered (stopped, started again),
                     // as pacemaker restarts a group's dependent members.
