@@ -274,6 +274,18 @@ mod tests {
         }
     }
 
+    /// Three rings after 30 rounds 100 ms apart (all name n1), and the
+    /// time of the last round.
+    fn agreed_three() -> (Vec<Ring>, Instant) {
+        let mut rings = three();
+        let mut now = Instant::ZERO;
+        for _ in 0..30 {
+            now = now + Duration::from_millis(100);
+            round(&mut rings, now);
+        }
+        (rings, now)
+    }
+
     /// Goal: a forward jump of a node's clock, shorter than the stall
     /// threshold, neither shortens the vote it gave its DC (the DC's lease
     /// rests on it; seed 10536220447359988322 had two quorate DCs) nor ages
@@ -283,12 +295,7 @@ mod tests {
     /// its peers' last-heard times by the jump.
     #[test]
     fn a_clock_jump_does_not_shorten_the_vote() {
-        let mut rings = three();
-        let mut now = Instant::ZERO;
-        for _ in 0..30 {
-            now = now + Duration::from_millis(100);
-            round(&mut rings, now);
-        }
+        let (mut rings, now) = agreed_three();
         let r3 = &mut rings[2];
         assert_eq!(r3.election.named(), Some(1), "n3 names n1");
         let (dc, until) = r3.vote().expect("n3 voted for n1");
@@ -319,12 +326,7 @@ mod tests {
     fn a_clock_jump_just_after_an_input_leaves_the_lease_covered() {
         let lease = Duration::from_millis(900);
         for jump in [60, 150, 190, 250, 2935] {
-            let mut rings = three();
-            let mut now = Instant::ZERO;
-            for _ in 0..30 {
-                now = now + Duration::from_millis(100);
-                round(&mut rings, now);
-            }
+            let (mut rings, now) = agreed_three();
             let r3 = &mut rings[2];
             // Renew the vote on the heartbeat just received.
             r3.tick(now);
