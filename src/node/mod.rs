@@ -1435,6 +1435,12 @@ impl Node {
             .unwrap_or_default()
     }
 
+    /// Whether action `id`, running here, was asked by a DC (not begun by
+    /// this node on its own, as the stops after it lost quorum are).
+    pub fn is_commanded(&self, id: ActionId) -> bool {
+        self.inflight.get(&id).is_some_and(|i| i.remote.is_some())
+    }
+
     /// This node's membership view number: it grows by one each time
     /// [`Node::members`] changes.
     pub fn view(&self) -> u64 {

@@ -104,10 +104,21 @@ impl Node {
         }
         self.clear_finished_moves(&reign, &eligible, &current);
         let mut target = place::place(&self.config, &self.cib, &eligible, &current);
+        // Busy: a step of ours in flight, or a start or stop a member
+        // reports running (a step of an earlier reign, or one whose node
+        // dropped out and came back): orders wait for those too (with a
+        // serialize order a new DC started r0 while r1's start from the
+        // last reign still ran).
         let busy: BTreeSet<String> = reign
             .outstanding
             .values()
             .map(|p| p.resource.clone())
+            .chain(reign.reports.values().flat_map(|i| {
+                i.states
+                    .iter()
+                    .filter(|(_, s)| matches!(s, ResourceState::Starting | ResourceState::Stopping))
+                    .map(|(r, _)| r.clone())
+            }))
             .collect();
         let any_unclean = !reign.unclean.is_empty();
         let units = place::units(&self.config);

@@ -8,12 +8,13 @@
 //!    (ground truth from the simulated agents; clones: at most `max`).
 //! 3. Every start/stop is issued by a node that is the acting DC of a
 //!    quorate view, and respects the mandatory orders (group member order
-//!    and `[[order]]`; see [`issued`]).
+//!    and `[[order]]`; see [`issued`]) and the serialize orders (not while
+//!    the other of the pair starts or stops, at a DC's behest, on a member).
 //! 4. After faults stop, the cluster converges within [`convergence_bound`]:
 //!    one DC, every live node a member, nothing unclean or outstanding, and
 //!    the agents' ground truth equal to what the DC believes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Sim;
 use crate::config::{NodeId, OrderKind};
@@ -40,6 +41,12 @@ pub struct Checks {
     confirmed: BTreeSet<(usize, String)>,
     /// (machine, primitive): a DC issued a stop that has not run yet.
     stop_issued: BTreeSet<(usize, String)>,
+    /// Invariant 3's serialize pairs, derived once from the config.
+    serialized: Option<Vec<(String, String)>>,
+    /// Starts and stops a DC asked for, running on the agents: (machine,
+    /// incarnation, primitive) and how many. A node that stops on its own
+    /// (it lost quorum) tells the DC later; that is no serialize break.
+    ops: BTreeMap<(usize, u64, String), u32>,
 }
 
 impl Checks {
@@ -59,9 +66,28 @@ impl Checks {
         }
     }
 
-    /// Machine `i` crashed: stops asked of it will not run.
+    /// Machine `i` crashed: stops asked of it will not run, and what ran
+    /// there is gone.
     pub fn crashed(&mut self, i: usize) {
         self.stop_issued.retain(|(j, _)| *j != i);
+        self.ops.retain(|(j, _, _), _| *j != i);
+    }
+
+    /// Machine `i` (incarnation `inc`) begins a start or stop of `resource`
+    /// that a DC asked for.
+    pub fn op_begins(&mut self, i: usize, inc: u64, resource: &str) {
+        *self.ops.entry((i, inc, resource.to_string())).or_insert(0) += 1;
+    }
+
+    /// That start or stop ended (a crash may have ended it before).
+    pub fn op_ends(&mut self, i: usize, inc: u64, resource: &str) {
+        let key = (i, inc, resource.to_string());
+        if let Some(n) = self.ops.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.ops.remove(&key);
+            }
+        }
     }
 
     /// A fence device powered machine `i` off, and the DC that asked learns
@@ -87,12 +113,6 @@ pub fn issued(sim: &mut Sim, by: usize, is: &Issued, members: &BTreeSet<NodeId>)
         return;
     }
     let what = if is.start { "start" } else { "stop" };
-    let name = |sim: &Sim, id: NodeId| {
-        sim.nodes
-            .iter()
-            .find(|n| n.id == id)
-            .map_or_else(|| id.to_string(), |n| n.name.clone())
-    };
     if !is.acting_dc || !is.quorate {
         sim.violation = Some(format!(
             "invariant 3: {} issued {what} {} without being the quorate DC",
@@ -150,12 +170,61 @@ pub fn issued(sim: &mut Sim, by: usize, is: &Issued, members: &BTreeSet<NodeId>)
             }
         }
     }
+    if broken.is_none() {
+        broken = serialize_broken(sim, is, members);
+    }
     if let Some(b) = broken {
         sim.violation = Some(format!("invariant 3: {} issued {b}", sim.nodes[by].name));
     }
     if let (false, Some(t)) = (is.start, target) {
         sim.checks.stop_issued.insert((t, is.resource.clone()));
     }
+}
+
+/// The name of the machine with node id `id`.
+fn name(sim: &Sim, id: NodeId) -> String {
+    sim.nodes
+        .iter()
+        .find(|n| n.id == id)
+        .map_or_else(|| id.to_string(), |n| n.name.clone())
+}
+
+/// Serialize orders: a start or stop of one of the pair is not issued
+/// while the other, asked by a DC, starts or stops on a machine in the
+/// issuer's view (one outside it no DC can know of; it is fenced before
+/// anything starts). Steps issued in one round and not begun yet are not
+/// seen here.
+fn serialize_broken(sim: &mut Sim, is: &Issued, members: &BTreeSet<NodeId>) -> Option<String> {
+    if sim.checks.serialized.is_none() {
+        let pairs = order::pairs(&sim.config)
+            .into_iter()
+            .filter(|p| p.kind == OrderKind::Serialize)
+            .map(|p| (p.first, p.then))
+            .collect();
+        sim.checks.serialized = Some(pairs);
+    }
+    let pairs = sim.checks.serialized.as_deref().unwrap_or(&[]);
+    let other = pairs.iter().find_map(|(a, b)| {
+        if *a == is.resource {
+            Some(b)
+        } else if *b == is.resource {
+            Some(a)
+        } else {
+            None
+        }
+    })?;
+    let (j, _, _) = sim
+        .checks
+        .ops
+        .keys()
+        .find(|(j, _, r)| r == other && members.contains(&sim.nodes[*j].id))?;
+    Some(format!(
+        "{} {} on {} while {other} (serialized with it) starts or stops on {}",
+        if is.start { "start" } else { "stop" },
+        is.resource,
+        name(sim, is.target),
+        sim.nodes[*j].name
+    ))
 }
 
 /// Whether fencing protects this config (devices or watchdog, stonith on).

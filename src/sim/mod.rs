@@ -107,6 +107,9 @@ struct Done {
     id: ActionId,
     outcome: Outcome,
     effect: Effect,
+    /// The resource of a start or stop a DC asked for (invariant 3's
+    /// serialize check).
+    op: Option<String>,
 }
 
 /// A scheduled event, ordered by time and then by scheduling order (`seq`
@@ -563,6 +566,17 @@ impl Sim {
         if hang {
             took = a.timeout.as_millis();
         }
+        let commanded = self.nodes[i]
+            .node
+            .as_ref()
+            .is_some_and(|n| n.is_commanded(a.id));
+        let op = match &a.kind {
+            ActionKind::Start { resource } | ActionKind::Stop { resource } if commanded => {
+                self.checks.op_begins(i, inc, resource);
+                Some(resource.clone())
+            }
+            _ => None,
+        };
         let (outcome, effect) = match &a.kind {
             ActionKind::Start { resource } => {
                 // Conservative ground truth: a starting resource may be up
@@ -643,6 +657,7 @@ impl Sim {
                 id: a.id,
                 outcome,
                 effect,
+                op,
             })),
         );
     }
@@ -752,7 +767,11 @@ impl Sim {
                     id,
                     outcome,
                     effect,
+                    op,
                 } = *done;
+                if let Some(r) = &op {
+                    self.checks.op_ends(i, incarnation, r);
+                }
                 if self.verbose {
                     let (now, name) = (self.now.as_millis(), &self.nodes[i].name);
                     eprintln!("{now:>8}ms   agent on {name}: done {outcome:?} {effect:?}");
