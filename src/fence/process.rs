@@ -36,6 +36,30 @@ pub enum RunError {
 /// Output kept per stream: enough for a status line or an error message.
 const OUTPUT_MAX: usize = 64 * 1024;
 
+/// How long a program that is being written (ETXTBSY) is waited for.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
+
+/// Spawns `command`, waiting a little while its program is busy
+/// (ETXTBSY): someone still holds it open for writing, such as a package
+/// upgrade replacing an agent, or, in a process that writes a script and
+/// then runs it, another thread's child between fork and exec that
+/// inherited the write descriptor. Both pass within milliseconds, so the
+/// op should not fail for them.
+fn spawn(command: &mut Command, deadline: Instant) -> std::io::Result<std::process::Child> {
+    let give_up = deadline.min(Instant::now() + BUSY_WAIT);
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                if Instant::now() >= give_up {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Runs `program` with `args` and, besides the inherited environment,
 /// `env`; writes `stdin` (then closes it), and waits until it exits or
 /// `deadline` passes.
@@ -46,7 +70,8 @@ pub fn run(
     stdin: Option<&[u8]>,
     deadline: Instant,
 ) -> Result<Finished, RunError> {
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         // A pipe even when there is nothing to say: a minimal root may
@@ -54,9 +79,8 @@ pub fn run(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(RunError::Spawn)?;
+        .process_group(0);
+    let mut child = spawn(&mut command, deadline).map_err(RunError::Spawn)?;
     let group = child.id() as i32;
     if let Some(mut pipe) = child.stdin.take() {
         // A few hundred bytes fit the pipe buffer, so this cannot block; a
@@ -220,5 +244,45 @@ mod tests {
         let missing = run(Path::new("/nonexistent/fence_x"), &[], &[], None, far).unwrap_err();
         assert!(matches!(missing, RunError::Spawn(_)));
         assert!(find_program("no-such-program-here").is_none());
+    }
+
+    // Goal: a program still open for writing (ETXTBSY) is waited for
+    // while the writer finishes, and reported when the writer never does.
+    #[test]
+    fn a_program_being_written_is_waited_for() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = std::env::temp_dir().join(format!("ha-busy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("agent");
+        let open_for_writing = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o755)
+                .open(&script)
+                .unwrap()
+        };
+        let mut writer = open_for_writing();
+        writer.write_all(b"#!/bin/sh\nexit 4\n").unwrap();
+        let far = Instant::now() + Duration::from_secs(10);
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            drop(writer);
+        });
+        let done = run(&script, &[], &[], None, far);
+        closer.join().unwrap();
+        assert_eq!(done.unwrap().code, Some(4));
+
+        let _held = open_for_writing();
+        let started = Instant::now();
+        let busy = run(&script, &[], &[], None, far).unwrap_err();
+        assert!(
+            matches!(&busy, RunError::Spawn(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy),
+            "{busy:?}"
+        );
+        assert!(started.elapsed() >= BUSY_WAIT && started.elapsed() < Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
