@@ -232,6 +232,11 @@ fn seeds_that_found_bugs_stay_fixed() {
             random::Extras::ALL,
             "serialize: a stop issued while a member reported the other stopping",
         ),
+        (
+            9796922523313297015,
+            random::Extras::ALL,
+            "serialize: a stop issued while a node being fenced still started the other",
+        ),
     ];
     for (seed, extras, what) in found {
         let out = random::run_with(seed, Duration::from_secs(40), extras);
@@ -1134,6 +1139,56 @@ fn a_node_being_fenced_gets_no_stops() {
         .filter(|l| l.contains("dc: stop resource=") && l.contains("on=n3"))
         .count();
     assert_eq!(stops_on_n3, 0, "{}", s.report("stops on n3"));
+    settle(&mut s);
+}
+
+#[test]
+fn a_step_asked_of_a_node_being_fenced_holds_its_serialize_partner() {
+    // Goal: a start or stop the DC asked of a node it now fences may still
+    // run there until the fence lands, so a resource serialized with it
+    // waits (seed 9796922523313297015, invariant 3: `ha node fence n2`
+    // right after r1's start went to n2, and r2 was stopped while n2
+    // still started r1). Method: r1 on n3, r2 on n2, serialized; restart
+    // r1; the moment the DC starts it, fence n3 and restart r2; the
+    // checker holds every step, and r2's stop comes after the fence.
+    let res = "[resource.r1]\nagent = \"ocf:sim:dummy\"\n\
+        [resource.r2]\nagent = \"ocf:sim:dummy\"\n\
+        [[location]]\nresource = \"r1\"\nnode = \"n3\"\nscore = 100\n\
+        [[location]]\nresource = \"r2\"\nnode = \"n2\"\nscore = 100\n\
+        [[order]]\nfirst = \"r1\"\nthen = \"r2\"\nkind = \"serialize\"\nsymmetrical = false\n";
+    let mut s = sim(&cluster(3, "", &devices(3, "0s"), res), 31);
+    settle(&mut s);
+    assert_eq!((holder(&s, "r1"), holder(&s, "r2")), (2, 1));
+    let dc = s.dc().expect("a DC");
+    assert_eq!(dc, 0);
+    let restart = |r: &str| Request::Restart { resource: r.into() };
+    assert!(matches!(
+        s.request(dc, restart("r1")),
+        Some(Response::Ok { .. })
+    ));
+    let from = s.log.len();
+    while s.log[from..]
+        .iter()
+        .all(|l| !l.contains("dc: start resource=r1"))
+    {
+        s.run_for(Duration::from_millis(1));
+        assert!(s.log.len() < from + 500, "{}", s.report("no start of r1"));
+    }
+    let fence = Request::Fence { node: "n3".into() };
+    assert!(matches!(s.request(dc, fence), Some(Response::Ok { .. })));
+    assert!(matches!(
+        s.request(dc, restart("r2")),
+        Some(Response::Ok { .. })
+    ));
+    s.run_for(Duration::from_secs(3));
+    assert_ok(&s);
+    let fenced = log_at(&s, from, "fenced: target=n3");
+    let stop_r2 = log_at(&s, from, "dc: stop resource=r2");
+    assert!(
+        stop_r2 > fenced,
+        "{}",
+        s.report("r2 stopped before n3 was fenced")
+    );
     settle(&mut s);
 }
 

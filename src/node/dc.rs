@@ -42,6 +42,7 @@ impl Node {
                 fence_at: now,
                 fencing: fencing.contains(&n.id),
                 force: false,
+                in_flight: BTreeSet::new(),
             };
             unclean.insert(n.id, u);
         }
@@ -116,13 +117,22 @@ impl Node {
             return;
         };
         reign.gone.remove(&id);
-        reign.outstanding.retain(|_, p| p.node != id);
+        let mut in_flight = BTreeSet::new();
+        reign.outstanding.retain(|_, p| {
+            let there = p.node == id;
+            if there {
+                in_flight.insert(p.resource.clone());
+            }
+            !there
+        });
         let entry = reign.unclean.entry(id).or_insert(Unclean {
             since: now,
             fence_at: now,
             fencing: false,
             force,
+            in_flight: BTreeSet::new(),
         });
+        entry.in_flight.append(&mut in_flight);
         // Lost after being unclean as a member (a failed stop, with a fence
         // device that has not confirmed yet): it was commanded, so it kept
         // its lease and fed its watchdog until now. The watchdog wait

@@ -214,6 +214,10 @@ struct Unclean {
     fencing: bool,
     /// Fence even while a member (a failed stop, `ha fence`).
     force: bool,
+    /// Resources whose start or stop we had asked of it and not heard
+    /// the end of: still busy for the orders until it is fenced or
+    /// reports (it may still be running that step).
+    in_flight: BTreeSet<String>,
 }
 
 /// The state of this node's reign as DC; dropped when it stops acting.

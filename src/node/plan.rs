@@ -108,11 +108,20 @@ impl Node {
         // reports running (a step of an earlier reign, or one whose node
         // dropped out and came back): orders wait for those too (with a
         // serialize order a new DC started r0 while r1's start from the
-        // last reign still ran).
+        // last reign still ran). A step asked of a node now unclean may
+        // still run there until it is fenced (seed 9796922523313297015:
+        // `ha node fence n2` just after r1's start was sent to n2, and r2
+        // was stopped while n2 still started r1).
         let busy: BTreeSet<String> = reign
             .outstanding
             .values()
             .map(|p| p.resource.clone())
+            .chain(
+                reign
+                    .unclean
+                    .values()
+                    .flat_map(|u| u.in_flight.iter().cloned()),
+            )
             .chain(reign.reports.values().flat_map(|i| {
                 i.states
                     .iter()
