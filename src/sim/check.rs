@@ -8,8 +8,10 @@
 //!    (ground truth from the simulated agents; clones: at most `max`).
 //! 3. Every start/stop is issued by a node that is the acting DC of a
 //!    quorate view, and respects the mandatory orders (group member order
-//!    and `[[order]]`; see [`issued`]) and the serialize orders (not while
-//!    the other of the pair starts or stops, at a DC's behest, on a member).
+//!    and `[[order]]`; see [`issued`]), the serialize orders (not while
+//!    the other of the pair starts or stops, at a DC's behest, on a member)
+//!    and the optional ones (`then` does not start while `first` starts,
+//!    and, symmetrical, `first` does not stop while `then` stops).
 //! 4. After faults stop, the cluster converges within [`convergence_bound`]:
 //!    one DC, every live node a member, nothing unclean or outstanding, and
 //!    the agents' ground truth equal to what the DC believes.
@@ -41,12 +43,13 @@ pub struct Checks {
     confirmed: BTreeSet<(usize, String)>,
     /// (machine, primitive): a DC issued a stop that has not run yet.
     stop_issued: BTreeSet<(usize, String)>,
-    /// Invariant 3's serialize pairs, derived once from the config.
-    serialized: Option<Vec<(String, String)>>,
+    /// Invariant 3's serialize and optional pairs, derived once from the
+    /// config.
+    loose: Option<Vec<Pair>>,
     /// Starts and stops a DC asked for, running on the agents: (machine,
-    /// incarnation, primitive) and how many. A node that stops on its own
-    /// (it lost quorum) tells the DC later; that is no serialize break.
-    ops: BTreeMap<(usize, u64, String), u32>,
+    /// incarnation, primitive, start) and how many. A node that stops on
+    /// its own (it lost quorum) tells the DC later; that breaks no order.
+    ops: BTreeMap<(usize, u64, String, bool), u32>,
 }
 
 impl Checks {
@@ -70,18 +73,21 @@ impl Checks {
     /// there is gone.
     pub fn crashed(&mut self, i: usize) {
         self.stop_issued.retain(|(j, _)| *j != i);
-        self.ops.retain(|(j, _, _), _| *j != i);
+        self.ops.retain(|(j, _, _, _), _| *j != i);
     }
 
     /// Machine `i` (incarnation `inc`) begins a start or stop of `resource`
     /// that a DC asked for.
-    pub fn op_begins(&mut self, i: usize, inc: u64, resource: &str) {
-        *self.ops.entry((i, inc, resource.to_string())).or_insert(0) += 1;
+    pub fn op_begins(&mut self, i: usize, inc: u64, resource: &str, start: bool) {
+        *self
+            .ops
+            .entry((i, inc, resource.to_string(), start))
+            .or_insert(0) += 1;
     }
 
     /// That start or stop ended (a crash may have ended it before).
-    pub fn op_ends(&mut self, i: usize, inc: u64, resource: &str) {
-        let key = (i, inc, resource.to_string());
+    pub fn op_ends(&mut self, i: usize, inc: u64, resource: &str, start: bool) {
+        let key = (i, inc, resource.to_string(), start);
         if let Some(n) = self.ops.get_mut(&key) {
             *n -= 1;
             if *n == 0 {
@@ -171,7 +177,7 @@ pub fn issued(sim: &mut Sim, by: usize, is: &Issued, members: &BTreeSet<NodeId>)
         }
     }
     if broken.is_none() {
-        broken = serialize_broken(sim, is, members);
+        broken = loose_order_broken(sim, is, members);
     }
     if let Some(b) = broken {
         sim.violation = Some(format!("invariant 3: {} issued {b}", sim.nodes[by].name));
@@ -189,37 +195,43 @@ fn name(sim: &Sim, id: NodeId) -> String {
         .map_or_else(|| id.to_string(), |n| n.name.clone())
 }
 
-/// Serialize orders: a start or stop of one of the pair is not issued
-/// while the other, asked by a DC, starts or stops on a machine in the
-/// issuer's view (one outside it no DC can know of; it is fenced before
-/// anything starts). Steps issued in one round and not begun yet are not
-/// seen here.
-fn serialize_broken(sim: &mut Sim, is: &Issued, members: &BTreeSet<NodeId>) -> Option<String> {
-    if sim.checks.serialized.is_none() {
+/// Serialize and optional orders. Serialize: a start or stop of one of
+/// the pair is not issued while the other, asked by a DC, starts or stops.
+/// Optional (pacemaker: binding only when both act at once): a start of
+/// `then` is not issued while `first` starts, nor, if symmetrical, a stop
+/// of `first` while `then` stops. Only machines in the issuer's view count
+/// (one outside it no DC can know of; it is fenced before anything
+/// starts). Steps issued in one round and not begun yet are not seen here.
+fn loose_order_broken(sim: &mut Sim, is: &Issued, members: &BTreeSet<NodeId>) -> Option<String> {
+    if sim.checks.loose.is_none() {
         let pairs = order::pairs(&sim.config)
             .into_iter()
-            .filter(|p| p.kind == OrderKind::Serialize)
-            .map(|p| (p.first, p.then))
+            .filter(|p| p.kind != OrderKind::Mandatory)
             .collect();
-        sim.checks.serialized = Some(pairs);
+        sim.checks.loose = Some(pairs);
     }
-    let pairs = sim.checks.serialized.as_deref().unwrap_or(&[]);
-    let other = pairs.iter().find_map(|(a, b)| {
-        if *a == is.resource {
-            Some(b)
-        } else if *b == is.resource {
-            Some(a)
-        } else {
-            None
-        }
+    let pairs = sim.checks.loose.as_deref().unwrap_or(&[]);
+    let running = |r: &str, start: Option<bool>| {
+        sim.checks.ops.keys().find(|(j, _, op, s)| {
+            op == r && start.is_none_or(|st| st == *s) && members.contains(&sim.nodes[*j].id)
+        })
+    };
+    let (other, how, (j, _, _, _)) = pairs.iter().find_map(|p| {
+        let (other, step, how) = match p.kind {
+            OrderKind::Serialize if p.first == is.resource => (&p.then, None, "serialized with it"),
+            OrderKind::Serialize if p.then == is.resource => (&p.first, None, "serialized with it"),
+            OrderKind::Optional if is.start && p.then == is.resource => {
+                (&p.first, Some(true), "optionally ordered first")
+            }
+            OrderKind::Optional if !is.start && p.symmetrical && p.first == is.resource => {
+                (&p.then, Some(false), "optionally ordered after it")
+            }
+            _ => return None,
+        };
+        running(other, step).map(|op| (other, how, op))
     })?;
-    let (j, _, _) = sim
-        .checks
-        .ops
-        .keys()
-        .find(|(j, _, r)| r == other && members.contains(&sim.nodes[*j].id))?;
     Some(format!(
-        "{} {} on {} while {other} (serialized with it) starts or stops on {}",
+        "{} {} on {} while {other} ({how}) starts or stops on {}",
         if is.start { "start" } else { "stop" },
         is.resource,
         name(sim, is.target),

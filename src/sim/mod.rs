@@ -107,9 +107,9 @@ struct Done {
     id: ActionId,
     outcome: Outcome,
     effect: Effect,
-    /// The resource of a start or stop a DC asked for (invariant 3's
-    /// serialize check).
-    op: Option<String>,
+    /// The resource of a start or stop a DC asked for, and whether it is
+    /// a start (invariant 3's serialize and optional order checks).
+    op: Option<(String, bool)>,
 }
 
 /// A scheduled event, ordered by time and then by scheduling order (`seq`
@@ -572,8 +572,9 @@ impl Sim {
             .is_some_and(|n| n.is_commanded(a.id));
         let op = match &a.kind {
             ActionKind::Start { resource } | ActionKind::Stop { resource } if commanded => {
-                self.checks.op_begins(i, inc, resource);
-                Some(resource.clone())
+                let start = matches!(a.kind, ActionKind::Start { .. });
+                self.checks.op_begins(i, inc, resource, start);
+                Some((resource.clone(), start))
             }
             _ => None,
         };
@@ -769,8 +770,8 @@ impl Sim {
                     effect,
                     op,
                 } = *done;
-                if let Some(r) = &op {
-                    self.checks.op_ends(i, incarnation, r);
+                if let Some((r, start)) = &op {
+                    self.checks.op_ends(i, incarnation, r, *start);
                 }
                 if self.verbose {
                     let (now, name) = (self.now.as_millis(), &self.nodes[i].name);
