@@ -237,6 +237,31 @@ fn seeds_that_found_bugs_stay_fixed() {
             random::Extras::ALL,
             "serialize: a stop issued while a node being fenced still started the other",
         ),
+        (
+            17447763383885225108,
+            random::Extras::ALL,
+            "a late copy of an old command ran a finished stop again",
+        ),
+        (
+            7878885673315547408,
+            random::Extras::ALL,
+            "serialize: a step run twice from a late command copy",
+        ),
+        (
+            9856006309180991810,
+            random::Extras::ALL,
+            "optional: a step run twice from a late command copy",
+        ),
+        (
+            7724778063790421825,
+            random::Extras::ALL,
+            "serialize: a step run twice from a late command copy",
+        ),
+        (
+            171509901748041903,
+            random::Extras::ALL,
+            "serialize: a step run twice from a late command copy",
+        ),
     ];
     for (seed, extras, what) in found {
         let out = random::run_with(seed, Duration::from_secs(40), extras);

@@ -57,6 +57,7 @@ impl Node {
             restart: BTreeSet::new(),
             blocked: BTreeMap::new(),
             next_id: 1,
+            command_seq: 0,
             cib_sent: BTreeMap::new(),
             sent: BTreeMap::new(),
             resend: BTreeSet::new(),
@@ -331,11 +332,11 @@ impl Node {
             }
         }
         // Our own report, processed as any other.
+        let token = self.reign.as_ref().map_or(0, |r| r.token);
+        self.follow_reign((self.local, self.incarnation), token);
         let mut own = self.next_report();
-        own.view = self.reign.as_ref().map_or(0, |r| r.token);
-        self.dc_token = own.view;
+        own.view = self.dc_token;
         self.last_command_at = Some(now);
-        self.dc_ident = Some((self.local, self.incarnation));
         self.dc_hash = Some(self.config.hash);
         let own_seq = own.seq;
         if let Some(info) = self
@@ -597,6 +598,7 @@ impl Node {
                 .collect();
             let command = Command {
                 view: reign.token,
+                seq: 0,
                 config_hash: self.config.hash,
                 cib_key: key,
                 report_ack: info.map_or(0, |i| i.seq),
@@ -614,7 +616,11 @@ impl Node {
                 out.push((*m, command));
             }
         }
-        for (m, c) in out {
+        for (m, mut c) in out {
+            if let Some(r) = self.reign.as_mut() {
+                r.command_seq += 1;
+                c.seq = r.command_seq;
+            }
             let msg = Msg::Command(c);
             self.send_msg(now, m, &msg);
             if let (Some(r), Msg::Command(c)) = (self.reign.as_mut(), msg) {
@@ -642,6 +648,7 @@ fn same_but_cib_key(a: &Command, b: &Command) -> bool {
     // Destructured so that a field added later is compared, not forgotten.
     let Command {
         view,
+        seq: _,
         config_hash,
         cib_key: _,
         report_ack,

@@ -180,8 +180,9 @@ enum Job {
 struct Inflight {
     resource: Option<String>,
     job: Job,
-    /// The DC's action id, when the DC asked for it.
-    remote: Option<u64>,
+    /// The DC's action id, when the DC asked for it, with the
+    /// `executed_epoch` it was asked in.
+    remote: Option<(u64, u64)>,
 }
 
 /// What the DC knows about one member from its reports.
@@ -237,6 +238,8 @@ struct Reign {
     /// (unmanaged, or on a node in maintenance), with why (see `plan`).
     blocked: BTreeMap<String, String>,
     next_id: u64,
+    /// The seq of the last command sent (`Command::seq`).
+    command_seq: u64,
     cib_sent: BTreeMap<NodeId, Instant>,
     /// The last command sent to each member, and when (see `send_commands`).
     sent: BTreeMap<NodeId, (Command, Instant)>,
@@ -263,6 +266,12 @@ pub struct Node {
     dc_hash: Option<[u8; 32]>,
     last_command_at: Option<Instant>,
     executed: BTreeMap<u64, Option<Outcome>>,
+    /// Counts the times `executed` was emptied (a new DC or reign: action
+    /// ids restart), so that a step asked before does not land in it under
+    /// an id the new reign uses for another step.
+    executed_epoch: u64,
+    /// The seq of the last command taken from the DC in this reign.
+    command_seq: u64,
     report_seq: u64,
     report_acked: u64,
     last_report: Option<Report>,
@@ -380,6 +389,8 @@ impl Node {
             dc_hash: None,
             last_command_at: None,
             executed: BTreeMap::new(),
+            executed_epoch: 0,
+            command_seq: 0,
             report_seq: 0,
             report_acked: 0,
             last_report: None,
@@ -470,7 +481,12 @@ impl Node {
             .map(|o| o.interval)
     }
 
-    fn start_job(&mut self, job: Job, resource: Option<String>, remote: Option<u64>) -> ActionId {
+    fn start_job(
+        &mut self,
+        job: Job,
+        resource: Option<String>,
+        remote: Option<(u64, u64)>,
+    ) -> ActionId {
         let id = ActionId(self.next_action);
         self.next_action += 1;
         let (kind, timeout) = match (&job, &resource) {
@@ -691,8 +707,10 @@ impl Node {
                 );
             }
         }
-        if let Some(remote) = done.remote {
-            self.executed.insert(remote, Some(outcome.clone()));
+        if let Some((epoch, id)) = done.remote
+            && epoch == self.executed_epoch
+        {
+            self.executed.insert(id, Some(outcome.clone()));
         }
         if let Job::Fence(target) = done.job {
             self.on_fence_done(now, target, outcome);
@@ -1228,23 +1246,34 @@ impl Node {
         }
     }
 
+    /// Takes reign `view` of DC `dc` (node, incarnation) as the one whose
+    /// commands we follow. A new reign numbers its steps and commands from
+    /// 1 again (two DCs' reigns can have the same token).
+    fn follow_reign(&mut self, dc: (NodeId, u64), view: u64) {
+        if self.dc_ident != Some(dc) || view != self.dc_token {
+            self.dc_ident = Some(dc);
+            self.dc_token = view;
+            self.executed.clear();
+            self.executed_epoch += 1;
+            self.command_seq = 0;
+        }
+    }
+
     fn on_command(&mut self, now: Instant, from: NodeId, incarnation: u64, c: Command) {
         if from != self.ring.candidate() || !self.qs.quorate || self.ring.listening(now) {
             return;
         }
-        if self.dc_ident != Some((from, incarnation)) {
+        let new_dc = self.dc_ident != Some((from, incarnation));
+        if new_dc {
             // A new DC: forget what the previous one asked for.
-            self.dc_ident = Some((from, incarnation));
-            self.executed.clear();
             self.report_acked = 0;
-            self.dc_token = 0;
             let name = self.node_name(from);
             self.event(log::Level::Info, format!("following dc: dc={name}"));
-        }
-        if c.view < self.dc_token {
+        } else if c.view < self.dc_token || (c.view == self.dc_token && c.seq <= self.command_seq) {
             return;
         }
-        self.dc_token = c.view;
+        self.follow_reign((from, incarnation), c.view);
+        self.command_seq = c.seq;
         self.dc_hash = Some(c.config_hash);
         self.last_command_at = Some(now);
         // The DC's ack is the truth: a DC that forgot us (we were lost and
@@ -1280,7 +1309,7 @@ impl Node {
             }
             self.executed.insert(a.id, None);
             let job = if a.start { Job::Start } else { Job::Stop };
-            self.start_job(job, Some(a.resource), Some(a.id));
+            self.start_job(job, Some(a.resource), Some((self.executed_epoch, a.id)));
         }
         if from == self.local {
             return;

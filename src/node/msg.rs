@@ -59,6 +59,12 @@ pub struct Report {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
     pub view: u64,
+    /// Grows with every command the DC sends in a reign: a member acts on
+    /// a command only if it is newer than the last it took, since a
+    /// command sent on two links, or delayed, can arrive after a newer one
+    /// (seed 17447763383885225108: an old copy asked again for a stop the
+    /// member had finished and the DC had since taken off its list).
+    pub seq: u64,
     pub config_hash: [u8; 32],
     pub cib_key: CibKey,
     /// The member's highest report seq the DC has processed.
@@ -165,6 +171,7 @@ impl Msg {
             Msg::Command(m) => {
                 w.u8(2);
                 w.u64(m.view);
+                w.u64(m.seq);
                 put_hash(&mut w, &m.config_hash);
                 put_key(&mut w, m.cib_key);
                 w.u64(m.report_ack);
@@ -228,6 +235,7 @@ impl Msg {
             }
             2 => {
                 let view = r.u64()?;
+                let seq = r.u64()?;
                 let config_hash = get_hash(&mut r)?;
                 let cib_key = get_key(&mut r)?;
                 let report_ack = r.u64()?;
@@ -244,6 +252,7 @@ impl Msg {
                 }
                 Msg::Command(Command {
                     view,
+                    seq,
                     config_hash,
                     cib_key,
                     report_ack,
@@ -390,6 +399,7 @@ mod tests {
             report(),
             Msg::Command(Command {
                 view: 3,
+                seq: 5,
                 config_hash: [1; 32],
                 cib_key: (false, 1, 2),
                 report_ack: 9,

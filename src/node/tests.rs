@@ -500,3 +500,54 @@ fn members_keep_a_short_lease_from_the_dcs_heartbeats() {
     assert!(commands <= 25, "{commands} commands in 5 s");
     assert!(h.holder().is_some(), "ip still runs");
 }
+
+#[test]
+fn a_late_copy_of_an_old_command_is_not_run_again() {
+    // Goal: a command that arrives after a newer one from the same reign
+    // (sent on two links, or delayed) is ignored, so a step the member
+    // finished and the DC took off its list does not run twice (seed
+    // 17447763383885225108: a stop ran again; here a start would bring a
+    // stopped resource back). Method: restart ip and keep a copy of the
+    // command that asks the holder to start it; stop ip; then the DC's
+    // stale copy reaches the holder.
+    let text =
+        config_text("info") + "[[location]]\nresource = \"ip\"\nnode = \"n2\"\nscore = 100\n";
+    let (mut h, dc) = formed_from(&text);
+    let holder = h.holder().expect("ip runs");
+    assert_ne!(holder, dc, "the scenario needs the holder to be a member");
+    let to = holder as NodeId + 1;
+    let now = h.now;
+    let restart = Request::Restart {
+        resource: "ip".into(),
+    };
+    let _ = h.nodes[dc].as_mut().unwrap().handle_request(now, restart);
+    let mut stale = None;
+    h.run_until(2000, |h| {
+        stale = h.node(dc).reign.as_ref().and_then(|r| {
+            r.sent
+                .get(&to)
+                .filter(|(c, _)| c.actions.iter().any(|a| a.start))
+                .map(|(c, _)| c.clone())
+        });
+        stale.is_some()
+    })
+    .expect("the DC asks the holder to start ip again");
+    h.run(1000);
+    assert_eq!(h.holder(), Some(holder));
+    let now = h.now;
+    let stop = Request::TargetRole {
+        resource: "ip".into(),
+        started: false,
+    };
+    let _ = h.nodes[dc].as_mut().unwrap().handle_request(now, stop);
+    h.run(1000);
+    assert_eq!(h.holder(), None, "ip stopped");
+    let now = h.now;
+    let stale = Msg::Command(stale.expect("kept"));
+    h.nodes[dc].as_mut().unwrap().send_msg(now, to, &stale);
+    // The DC would stop it again once told, so look at once.
+    h.settle();
+    assert_eq!(h.holder(), None, "the stale command started ip again");
+    h.run(500);
+    assert_eq!(h.holder(), None);
+}
