@@ -262,6 +262,11 @@ fn seeds_that_found_bugs_stay_fixed() {
             random::Extras::ALL,
             "serialize: a step run twice from a late command copy",
         ),
+        (
+            10003440877657712702,
+            random::Extras::ALL,
+            "simulator: a fenced machine back before the fences asked for it landed",
+        ),
     ];
     for (seed, extras, what) in found {
         let out = random::run_with(seed, Duration::from_secs(40), extras);

@@ -402,7 +402,11 @@ pub fn convergence_bound(sim: &Sim) -> Duration {
             super::FenceBehaviour::Fails { latency_ms } => latency_ms,
         }
         + 1000;
-    let reboot = sim.reboot_after.map_or(0, |d| d.as_millis()) + membership;
+    let reboot = sim
+        .reboot_after
+        .max(sim.power_cycle)
+        .map_or(0, |d| d.as_millis())
+        + membership;
     let fencing = watchdog.max(fence_device) + reboot;
     // The longest ordered chain (group members, [[order]]) walks down
     // and up one resource at a time.

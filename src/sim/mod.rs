@@ -198,6 +198,10 @@ pub struct Sim {
     pub fence: FenceBehaviour,
     /// Restart crashed/fenced nodes after this long (None: stay down).
     pub reboot_after: Option<Duration>,
+    /// A machine a fence device powered off boots after this long instead
+    /// (None: as after a crash, `reboot_after`). See `random`: once
+    /// faults stop, a power cycle takes longer than fencing does.
+    pub power_cycle: Option<Duration>,
     /// Keep the persisted state across a crash.
     pub keep_persisted: bool,
     pub log: Vec<String>,
@@ -247,6 +251,7 @@ impl Sim {
             agent: AgentModel::default(),
             fence: FenceBehaviour::Works { latency_ms: 300 },
             reboot_after: Some(Duration::from_secs(5)),
+            power_cycle: None,
             keep_persisted: true,
             log: Vec::new(),
             digest: 0xcbf2_9ce4_8422_2325,
@@ -362,6 +367,11 @@ impl Sim {
 
     /// Node `i` crashes (or is powered off): its processes are gone.
     pub fn crash(&mut self, i: usize) {
+        self.crash_then(i, self.reboot_after);
+    }
+
+    /// Node `i` goes down and boots again after `reboot` (None: stays down).
+    fn crash_then(&mut self, i: usize, reboot: Option<Duration>) {
         if self.nodes[i].node.is_none() {
             return;
         }
@@ -377,7 +387,7 @@ impl Sim {
         }
         let name = n.name.clone();
         self.note(format!("crash {name}"));
-        if let Some(after) = self.reboot_after {
+        if let Some(after) = reboot {
             self.push(self.now + after, Ev::Restart { node: i });
         }
     }
@@ -807,7 +817,7 @@ impl Sim {
                         }
                         let name = self.nodes[*t].name.clone();
                         self.note(format!("fence device powers off {name}"));
-                        self.crash(*t);
+                        self.crash_then(*t, self.power_cycle.or(self.reboot_after));
                     }
                     _ => {}
                 }
