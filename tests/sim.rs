@@ -267,6 +267,11 @@ fn seeds_that_found_bugs_stay_fixed() {
             random::Extras::ALL,
             "simulator: a fenced machine back before the fences asked for it landed",
         ),
+        (
+            16853105276787414024,
+            random::Extras::ALL,
+            "simulator: a fenced machine back before a delayed second fence landed",
+        ),
     ];
     for (seed, extras, what) in found {
         let out = random::run_with(seed, Duration::from_secs(40), extras);
@@ -562,11 +567,11 @@ fn lines(s: &Sim, what: &str) -> usize {
 /// Three nodes, the vip preferring n3, fence devices answering after
 /// `latency_ms`, no reboots; n3 crashes. Returns once the DC started
 /// fencing it.
-fn n3_crashes_and_fencing_starts(seed: u64, latency_ms: u64) -> Sim {
+fn n3_crashes_and_fencing_starts(seed: u64, fence: FenceBehaviour) -> Sim {
     let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
     let text = cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}"));
     let mut s = sim(&text, seed);
-    s.fence = FenceBehaviour::Works { latency_ms };
+    s.fence = fence;
     s.reboot_after = None;
     settle(&mut s);
     assert_eq!(holder(&s, "ip"), 2);
@@ -609,12 +614,12 @@ fn a_fence_landing_after_the_node_rejoined_still_counts() {
             s.report("n3 never fenced")
         );
     }
-    assert_eq!(
-        lines(&s, "fenced while a member: target=n3"),
-        1,
+    assert!(
+        rejoined_before("resume n3", &s),
         "{}",
-        s.report("set-up")
+        s.report("set-up: n3 not back as a member when the fence landed")
     );
+    assert_eq!(lines(&s, "fenced: target=n3"), 1, "{}", s.report("set-up"));
     let off = s.now;
     while s.running_on("ip").is_empty() {
         s.run_for(Duration::from_millis(10));
@@ -636,11 +641,119 @@ fn a_fence_landing_after_the_node_rejoined_still_counts() {
     );
 }
 
+/// Whether a log line between the first containing `after` and the next
+/// containing `before` passes `what`.
+fn logged_between(s: &Sim, after: &str, before: &str, what: impl Fn(&str) -> bool) -> bool {
+    s.log
+        .iter()
+        .skip_while(|l| !l.contains(after))
+        .take_while(|l| !l.contains(before))
+        .any(|l| what(l))
+}
+
+/// Whether, after the log line `after`, n3 was a member of n1's view
+/// again before the fence device powered it off.
+fn rejoined_before(after: &str, s: &Sim) -> bool {
+    logged_between(s, after, "fence device powers off n3", |l| {
+        l.contains("membership: members=n1,n2,n3") && l.ends_with("node=n1")
+    })
+}
+
+#[test]
+fn nothing_starts_on_a_node_whose_fence_is_on_its_way() {
+    // Goal: a node that comes back as a member while the DC's fence for
+    // it is still running gets nothing to run until the fence lands (as
+    // pacemaker waits for a fence it began): the fence will most likely
+    // power it off, and what was started there would die with it.
+    // Method: the vip prefers n3; n3 crashes, the DC starts fencing it
+    // (the device takes 4 s), n3 boots again at once and rejoins; the vip
+    // must not start on n3 before the power-off, and starts on another
+    // node at once after it. Before, the DC took n3's first report as the
+    // truth and started the vip there 4 s before the fence killed it.
+    let mut s = n3_crashes_and_fencing_starts(31, FenceBehaviour::Works { latency_ms: 4000 });
+    s.boot(2);
+    while lines(&s, "fence device powers off n3") == 0 {
+        s.run_for(Duration::from_millis(10));
+        assert_ok(&s);
+        assert!(
+            s.now.as_millis() < 60_000,
+            "{}",
+            s.report("the fence never landed")
+        );
+    }
+    assert!(
+        rejoined_before("boot n3 incarnation=2", &s),
+        "{}",
+        s.report("set-up: n3 not back as a member when the fence landed")
+    );
+    let early = logged_between(
+        &s,
+        "boot n3 incarnation=2",
+        "fence device powers off n3",
+        |l| l.contains("dc: start resource=ip on=n3"),
+    );
+    assert!(
+        !early,
+        "{}",
+        s.report("the vip started on n3 while its fence ran")
+    );
+    let off = s.now;
+    while s.running_on("ip").is_empty() {
+        s.run_for(Duration::from_millis(10));
+        assert_ok(&s);
+    }
+    let took = s.now.saturating_since(off);
+    println!("vip running again {took} after the power-off");
+    assert!(
+        took < Duration::from_millis(500),
+        "{}",
+        s.report("slow recovery")
+    );
+}
+
+#[test]
+fn a_failed_fence_of_a_node_back_as_a_member_is_not_retried() {
+    // Goal: the other side of `nothing_starts_on_a_node_whose_fence_is_on_its_way`:
+    // when that fence fails, the member's report is the truth (it rebooted
+    // and runs nothing), so the DC does not shoot a healthy member on a
+    // retry, and the vip starts again. Method: as there, with a device
+    // that fails after 4 s.
+    let fails = FenceBehaviour::Fails { latency_ms: 4000 };
+    let mut s = n3_crashes_and_fencing_starts(31, fails);
+    s.boot(2);
+    while lines(&s, "fencing failed, node is back as a member: target=n3") == 0 {
+        s.run_for(Duration::from_millis(10));
+        assert_ok(&s);
+        assert!(
+            s.now.as_millis() < 60_000,
+            "{}",
+            s.report("the fence never failed")
+        );
+    }
+    let early = logged_between(&s, "boot n3 incarnation=2", "fencing failed", |l| {
+        l.contains("dc: start resource=ip")
+    });
+    assert!(
+        !early,
+        "{}",
+        s.report("the vip started while the fence ran")
+    );
+    settle(&mut s);
+    assert_ok(&s);
+    assert_eq!(holder(&s, "ip"), 2, "{}", s.report("vip not back on n3"));
+    assert_eq!(
+        lines(&s, "fencing: target=n3"),
+        1,
+        "{}",
+        s.report("a member fenced again")
+    );
+}
+
 /// n3 holds the vip and crashes; once the DC starts fencing it (a slow
 /// device, 4 s), n2 freezes for `freeze` so the DC loses quorum and its
 /// reign ends with the fence still running. Returns the finished sim.
 fn fence_across_reigns(freeze: Duration) -> Sim {
-    let mut s = n3_crashes_and_fencing_starts(12, 4000);
+    let mut s = n3_crashes_and_fencing_starts(12, FenceBehaviour::Works { latency_ms: 4000 });
     s.pause(1, freeze);
     s.run_for(Duration::from_secs(15));
     assert_ok(&s);
@@ -686,7 +799,7 @@ fn a_node_fenced_after_its_reboot_is_not_fenced_again() {
     // counts n3 a member (heartbeats heard before the power-off) until the
     // timeout, then loses it: fenced after it was last heard, so it is
     // resolved, not fenced a second time (which would kill its next boot).
-    let mut s = n3_crashes_and_fencing_starts(13, 1500);
+    let mut s = n3_crashes_and_fencing_starts(13, FenceBehaviour::Works { latency_ms: 1500 });
     // n3 boots again while the fence request is on its way.
     s.run_for(Duration::from_millis(300));
     s.boot(2);

@@ -237,9 +237,17 @@ impl Node {
         info.requests_ack = info
             .requests_ack
             .max(r.requests.iter().map(|q| q.0).max().unwrap_or(0));
-        let was_unclean = reign.unclean.get(&from).is_some_and(|u| !u.force);
+        // A fresh report from a member is the truth about it, unless a
+        // fence for it is already on its way: that will most likely land,
+        // so nothing is placed there (or anywhere, while it is unclean)
+        // until it has (pacemaker too waits for a fence it began; before,
+        // the DC started a resource there that the fence killed a moment
+        // later). A fence that fails then clears it (`on_fence_done`).
+        let was_unclean = reign
+            .unclean
+            .get(&from)
+            .is_some_and(|u| !u.force && !u.fencing);
         if was_unclean {
-            // A fresh report from a member is the truth about it.
             reign.unclean.remove(&from);
         }
         for (_, res, op, rc) in failures {

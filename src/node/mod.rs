@@ -762,6 +762,18 @@ impl Node {
         if outcome == Outcome::Ok {
             self.event(log::Level::Warn, format!("fenced: target={name}"));
             self.resolve_unclean(target);
+        } else if !u.force && reign.members.contains(&target) && reign.reports.contains_key(&target)
+        {
+            // Back as a member and reported while the fence ran (see
+            // `on_report`): its report is the truth, no second try.
+            reign.unclean.remove(&target);
+            self.event(
+                log::Level::Warn,
+                format!(
+                    "fencing failed, node is back as a member: target={name} rc={}",
+                    outcome.rc()
+                ),
+            );
         } else {
             u.fence_at = now + Duration::from_secs(1);
             self.event(
