@@ -613,6 +613,11 @@ impl Node {
                 failures_ack: info.map_or(0, |i| i.failures_ack),
                 requests_ack: info.map_or(0, |i| i.requests_ack),
                 actions,
+                blocked: reign
+                    .blocked
+                    .iter()
+                    .map(|(r, why)| (r.clone(), why.clone()))
+                    .collect(),
             };
             let due = *m == self.local
                 || !command.actions.is_empty()
@@ -663,6 +668,7 @@ fn same_but_cib_key(a: &Command, b: &Command) -> bool {
         failures_ack,
         requests_ack,
         actions,
+        blocked,
     } = a;
     (
         *view,
@@ -671,6 +677,7 @@ fn same_but_cib_key(a: &Command, b: &Command) -> bool {
         *failures_ack,
         *requests_ack,
         actions,
+        blocked,
     ) == (
         b.view,
         &b.config_hash,
@@ -678,5 +685,6 @@ fn same_but_cib_key(a: &Command, b: &Command) -> bool {
         b.failures_ack,
         b.requests_ack,
         &b.actions,
+        &b.blocked,
     )
 }

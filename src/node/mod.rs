@@ -272,6 +272,8 @@ pub struct Node {
     executed_epoch: u64,
     /// The seq of the last command taken from the DC in this reign.
     command_seq: u64,
+    /// What the DC's last command said is blocked (see `blocked`).
+    dc_blocked: BTreeMap<String, String>,
     report_seq: u64,
     report_acked: u64,
     last_report: Option<Report>,
@@ -391,6 +393,7 @@ impl Node {
             executed: BTreeMap::new(),
             executed_epoch: 0,
             command_seq: 0,
+            dc_blocked: BTreeMap::new(),
             report_seq: 0,
             report_acked: 0,
             last_report: None,
@@ -1268,6 +1271,7 @@ impl Node {
             self.executed.clear();
             self.executed_epoch += 1;
             self.command_seq = 0;
+            self.dc_blocked.clear();
         }
     }
 
@@ -1286,6 +1290,7 @@ impl Node {
         }
         self.follow_reign((from, incarnation), c.view);
         self.command_seq = c.seq;
+        self.dc_blocked = c.blocked.iter().cloned().collect();
         self.dc_hash = Some(c.config_hash);
         self.last_command_at = Some(now);
         // The DC's ack is the truth: a DC that forgot us (we were lost and
@@ -1471,13 +1476,23 @@ impl Node {
         Some(format!("no probed report from {}", names(&mut missing)))
     }
 
-    /// While DC: resources whose recovery waits for the operator, with
-    /// why (a stop held by a `then` that runs unmanaged; see `plan`).
+    /// Resources whose recovery waits for the operator, with why (a stop
+    /// held by a `then` that runs unmanaged; see `plan`): the DC's own
+    /// finding, or on a member what the DC's last command said, while
+    /// it has quorum and that command is recent (the DC resends within a
+    /// heartbeat timeout).
     pub fn blocked(&self) -> BTreeMap<String, String> {
-        self.reign
-            .as_ref()
-            .map(|r| r.blocked.clone())
-            .unwrap_or_default()
+        match &self.reign {
+            Some(r) => r.blocked.clone(),
+            None if self.qs.quorate
+                && self.last_command_at.is_some_and(|t| {
+                    self.now.saturating_since(t) < self.config.heartbeat.timeout.saturating_mul(2)
+                }) =>
+            {
+                self.dc_blocked.clone()
+            }
+            None => BTreeMap::new(),
+        }
     }
 
     /// Whether action `id`, running here, was asked by a DC (not begun by

@@ -72,6 +72,9 @@ pub struct Command {
     pub failures_ack: u64,
     pub requests_ack: u64,
     pub actions: Vec<RemoteAction>,
+    /// Resources whose recovery waits for the operator, with why (the
+    /// DC's `plan` finds them): members show them in `ha status` too.
+    pub blocked: Vec<(String, String)>,
 }
 
 /// Everything a node sends besides heartbeats.
@@ -184,6 +187,11 @@ impl Msg {
                     w.str(&a.resource);
                     w.u64(a.timeout_ms);
                 }
+                w.u32(m.blocked.len() as u32);
+                for (r, why) in &m.blocked {
+                    w.str(r);
+                    w.str(why);
+                }
             }
             Msg::Cib(bytes) => {
                 w.u8(3);
@@ -250,6 +258,10 @@ impl Msg {
                         timeout_ms: r.u64()?,
                     });
                 }
+                let mut blocked = Vec::new();
+                for _ in 0..r.count()? {
+                    blocked.push((r.str()?, r.str()?));
+                }
                 Msg::Command(Command {
                     view,
                     seq,
@@ -259,6 +271,7 @@ impl Msg {
                     failures_ack,
                     requests_ack,
                     actions,
+                    blocked,
                 })
             }
             3 => Msg::Cib(r.bytes()?.to_vec()),
@@ -411,6 +424,7 @@ mod tests {
                     resource: "web".into(),
                     timeout_ms: 20_000,
                 }],
+                blocked: vec![("db".into(), "stop on n2 waits for web".into())],
             }),
             Msg::Cib(vec![1, 2, 3]),
             Msg::Leave,

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::Sim;
 use crate::config::{NodeId, OrderKind};
 use crate::node::{Issued, place};
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::transition::order::{self, Pair};
 
 /// Which checks apply, and what they saw.
@@ -50,6 +50,11 @@ pub struct Checks {
     /// incarnation, primitive, start) and how many. A node that stops on
     /// its own (it lost quorum) tells the DC later; that breaks no order.
     ops: BTreeMap<(usize, u64, String, bool), u32>,
+    /// The steps one DC issued at one instant (one round of its plan):
+    /// (issuer, instant) and (primitive, start, machine). Invariant 3's
+    /// loose pairs hold within a round too, before any step begins.
+    round: Option<(usize, Instant)>,
+    round_steps: Vec<(String, bool, usize)>,
 }
 
 impl Checks {
@@ -176,8 +181,16 @@ pub fn issued(sim: &mut Sim, by: usize, is: &Issued, members: &BTreeSet<NodeId>)
             }
         }
     }
+    if sim.checks.round != Some((by, sim.now)) {
+        sim.checks.round = Some((by, sim.now));
+        sim.checks.round_steps.clear();
+    }
     if broken.is_none() {
         broken = loose_order_broken(sim, is, members);
+    }
+    if let Some(t) = target {
+        let step = (is.resource.clone(), is.start, t);
+        sim.checks.round_steps.push(step);
     }
     if let Some(b) = broken {
         sim.violation = Some(format!("invariant 3: {} issued {b}", sim.nodes[by].name));
@@ -201,7 +214,7 @@ fn name(sim: &Sim, id: NodeId) -> String {
 /// `then` is not issued while `first` starts, nor, if symmetrical, a stop
 /// of `first` while `then` stops. Only machines in the issuer's view count
 /// (one outside it no DC can know of; it is fenced before anything
-/// starts). Steps issued in one round and not begun yet are not seen here.
+/// starts). Steps issued earlier in the same round count as running.
 fn loose_order_broken(sim: &mut Sim, is: &Issued, members: &BTreeSet<NodeId>) -> Option<String> {
     if sim.checks.loose.is_none() {
         let pairs = order::pairs(&sim.config)
@@ -212,11 +225,22 @@ fn loose_order_broken(sim: &mut Sim, is: &Issued, members: &BTreeSet<NodeId>) ->
     }
     let pairs = sim.checks.loose.as_deref().unwrap_or(&[]);
     let running = |r: &str, start: Option<bool>| {
-        sim.checks.ops.keys().find(|(j, _, op, s)| {
-            op == r && start.is_none_or(|st| st == *s) && members.contains(&sim.nodes[*j].id)
+        let wanted = |op: &str, s: bool| op == r && start.is_none_or(|st| st == s);
+        let begun = sim
+            .checks
+            .ops
+            .keys()
+            .find(|(j, _, op, s)| wanted(op, *s) && members.contains(&sim.nodes[*j].id))
+            .map(|(j, ..)| *j);
+        begun.or_else(|| {
+            let round = sim.checks.round_steps.iter();
+            round
+                .filter(|(op, s, _)| wanted(op, *s))
+                .map(|(.., j)| *j)
+                .next()
         })
     };
-    let (other, how, (j, _, _, _)) = pairs.iter().find_map(|p| {
+    let (other, how, j) = pairs.iter().find_map(|p| {
         let (other, step, how) = match p.kind {
             OrderKind::Serialize if p.first == is.resource => (&p.then, None, "serialized with it"),
             OrderKind::Serialize if p.then == is.resource => (&p.first, None, "serialized with it"),
@@ -235,7 +259,7 @@ fn loose_order_broken(sim: &mut Sim, is: &Issued, members: &BTreeSet<NodeId>) ->
         if is.start { "start" } else { "stop" },
         is.resource,
         name(sim, is.target),
-        sim.nodes[*j].name
+        sim.nodes[j].name
     ))
 }
 
