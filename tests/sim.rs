@@ -18,7 +18,7 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use ha::ctl::proto::{NodeRole, Request, Response};
-use ha::sim::{FenceBehaviour, Sim, check, random};
+use ha::sim::{FenceBehaviour, LinkModel, Sim, check, random};
 use ha::time::Duration;
 
 /// How long each random history injects faults before it heals:
@@ -622,6 +622,60 @@ fn a_fence_landing_after_the_node_rejoined_still_counts() {
     assert_eq!(lines(&s, "fenced: target=n3"), 1, "{}", s.report("set-up"));
     vip_back_at_once(&mut s);
     settle(&mut s);
+    assert_eq!(
+        lines(&s, "fencing: target=n3"),
+        1,
+        "{}",
+        s.report("fenced twice")
+    );
+}
+
+#[test]
+fn a_heartbeat_in_flight_when_the_fence_lands_is_no_sign_of_life() {
+    // Goal: a packet the powered-off process sent just before the power
+    // went, delivered after the device confirmed it off, does not void the
+    // fence: the next reign counts the node as off and does not fence it a
+    // second time (after a fast reboot that second fence kills the fresh
+    // boot; with a 3 s device delay it hit a rebooting node every 6.5 s,
+    // seed 16853105276787414024). Method: as in
+    // `a_fence_landing_after_the_node_rejoined_still_counts`, with every
+    // packet from n3 taking 80 ms (heartbeats go every 100 ms), so one is
+    // nearly always on its way when the power-off lands; then n2 freezes
+    // for 2 s, so n1 loses quorum, and a new reign begins when n2 is back.
+    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
+    let text = cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}"));
+    let mut s = sim(&text, 24);
+    s.fence = FenceBehaviour::Works { latency_ms: 4000 };
+    s.reboot_after = None;
+    for link in s.links.iter_mut() {
+        for to in link[2].iter_mut().flatten() {
+            *to = LinkModel {
+                delay_ms: 80,
+                jitter_ms: 0,
+                ..LinkModel::default()
+            };
+        }
+    }
+    settle(&mut s);
+    assert_eq!(holder(&s, "ip"), 2);
+    s.pause(2, Duration::from_secs(3));
+    run_until_logged(&mut s, "fence device powers off n3", "n3 never fenced");
+    assert!(
+        rejoined_before("resume n3", &s),
+        "{}",
+        s.report("set-up: n3 not back as a member when the fence landed")
+    );
+    run_until_logged(&mut s, "peer left cleanly: peer=n3", "n3 never lost");
+    s.pause(1, Duration::from_secs(2));
+    s.run_for(Duration::from_secs(6));
+    settle(&mut s);
+    assert_ok(&s);
+    assert_eq!(
+        lines(&s, "dc: taking over"),
+        2,
+        "{}",
+        s.report("set-up: no second reign")
+    );
     assert_eq!(
         lines(&s, "fencing: target=n3"),
         1,

@@ -80,10 +80,13 @@ impl Node {
         );
     }
 
-    /// A fence device confirmed `id` off and nothing was heard from it
-    /// after that (a packet sent before the fence but delivered after it
-    /// voids the mark too, which only costs a second fence).
+    /// A fence device confirmed `id` off and it was not heard alive after
+    /// that. A packet from the incarnation the device powered off, delivered
+    /// after the fence, was on its way when the power went: no sign of
+    /// life (counting it cost a second fence, which after a fast reboot
+    /// killed the fresh boot).
     fn confirmed_off(&self, id: NodeId) -> bool {
+        let off_incarnation = self.fenced_incarnation.get(&id).copied().unwrap_or(0);
         // A member hearing a newer incarnation than the one powered off
         // means it rebooted since, even if we never heard it again (seed
         // 1990178844958060526: non-transitive views; the new DC took the
@@ -91,12 +94,19 @@ impl Node {
         let rebooted = self
             .ring
             .heard_by_members(id, self.now)
-            .is_some_and(|inc| inc > self.fenced_incarnation.get(&id).copied().unwrap_or(0));
+            .is_some_and(|inc| inc > off_incarnation);
+        let heard_alive_after = |off: Instant| {
+            self.ring.last_heard(id).is_some_and(|h| h >= off)
+                && self
+                    .ring
+                    .heartbeat_of(id)
+                    .is_none_or(|(_, inc)| inc > off_incarnation)
+        };
         !rebooted
             && self
                 .fenced
                 .get(&id)
-                .is_some_and(|off| self.ring.last_heard(id).is_none_or(|h| h < *off))
+                .is_some_and(|off| !heard_alive_after(*off))
     }
 
     pub(super) fn schedule_fence(&mut self, now: Instant, id: NodeId) {
