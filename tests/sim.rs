@@ -38,6 +38,10 @@ struct Batch {
     steps: u64,
     sealed: u64,
     opened: u64,
+    /// Histories whose converged state lost an operator change a DC
+    /// answered "done" (`random::Outcome::lost_acks`), with the first.
+    lost_acks: usize,
+    first_lost_ack: Option<String>,
     /// FNV-1a over every history's digest in seed order: equal for two
     /// runs of the same seeds (a speed-up must not change it).
     digest: u64,
@@ -87,6 +91,8 @@ fn run_seeds(seeds: Vec<u64>) -> Batch {
         steps: 0,
         sealed: 0,
         opened: 0,
+        lost_acks: 0,
+        first_lost_ack: None,
         digest: 0xcbf2_9ce4_8422_2325,
     };
     for (_, out) in outs {
@@ -97,6 +103,15 @@ fn run_seeds(seeds: Vec<u64>) -> Batch {
         batch.steps += out.steps;
         batch.sealed += out.sealed;
         batch.opened += out.opened;
+        if !out.lost_acks.is_empty() {
+            if std::env::var("HA_SIM_LIST_LOST_ACKS").is_ok() {
+                println!("lost ack: seed {}: {}", out.seed, out.lost_acks.join("; "));
+            }
+            batch.lost_acks += 1;
+            batch
+                .first_lost_ack
+                .get_or_insert_with(|| format!("seed {}: {}", out.seed, out.lost_acks.join("; ")));
+        }
         if let Some(f) = out.failure {
             let f = match std::env::var("HA_SIM_FAULT_SECS") {
                 Ok(secs) => format!("{f}\n(replay with HA_SIM_FAULT_SECS={secs} too)"),
@@ -165,6 +180,14 @@ fn random_seeds() {
         b.n as f64 / took.as_secs_f64(),
         b.failures.len(),
         b.digest
+    );
+    println!(
+        "acknowledged operator changes lost after convergence: in {} histories{}",
+        b.lost_acks,
+        b.first_lost_ack
+            .as_deref()
+            .map(|f| format!(" (first: {f})"))
+            .unwrap_or_default()
     );
     if let Some(first) = b.failures.first() {
         panic!(
@@ -542,6 +565,53 @@ fn paused_dc_wakes_up() {
     assert_ok(&s);
     settle(&mut s);
     assert_eq!(s.running_on("ip").len(), 1);
+}
+
+#[test]
+fn a_paused_dc_does_not_answer_done_for_a_change_it_cannot_keep() {
+    // Goal: a request waiting for a DC that was frozen (SIGSTOP) is
+    // handled after the overdue timers: the DC finds its lease gone and
+    // passes the request on as "submitted", and the change holds once the
+    // cluster converges. Before, it applied the change, answered "node n3
+    // is now maintenance", and the DC the others had named meanwhile
+    // undid it (its state won): the operator was told "done" for a change
+    // that was lost (found by the simulator's count of lost acknowledged
+    // changes, seed 5960738862814670952). Method: the DC freezes for 4 s;
+    // 2 s in, the operator asks it to put n3 in maintenance.
+    let wd = "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"6s\"\n";
+    let mut s = sim(&cluster(3, "", wd, ONE), 8);
+    settle(&mut s);
+    let dc = s.dc().expect("dc");
+    s.pause(dc, Duration::from_secs(4));
+    s.run_for(Duration::from_secs(2));
+    assert!(
+        s.dc().is_some_and(|d| d != dc),
+        "{}",
+        s.report("set-up: the others named no new DC")
+    );
+    let asked = Request::NodeRole {
+        node: "n3".to_string(),
+        role: NodeRole::Maintenance,
+    };
+    let response = s.request(dc, asked).expect("the old DC is up");
+    let Response::Ok { message } = &response else {
+        panic!("{}", s.report(&format!("refused: {response:?}")));
+    };
+    assert!(
+        message.starts_with("submitted to the dc"),
+        "{}",
+        s.report(&format!("answered {message:?}"))
+    );
+    s.run_for(Duration::from_secs(10));
+    settle(&mut s);
+    assert_ok(&s);
+    let now = s.dc().and_then(|d| s.nodes[d].node.as_ref()).expect("dc");
+    assert_eq!(
+        now.cib().role("n3"),
+        ha::cib::Role::Maintenance,
+        "{}",
+        s.report("the change was lost")
+    );
 }
 
 #[test]

@@ -375,6 +375,9 @@ impl Daemon {
                 None => inputs.recv().await.ok(),
             };
             let now = clock.now();
+            // A control answer goes out after `drain`: an operator told
+            // "done" finds the change already on disk.
+            let mut answer = None;
             match input {
                 Some(Input::Datagram { link, bytes }) => node.handle_datagram(now, link, &bytes),
                 Some(Input::ActionDone(id, outcome)) => node.handle_action_done(now, id, outcome),
@@ -386,11 +389,10 @@ impl Daemon {
                         Ok(message) => Response::Ok { message },
                         Err(message) => Response::Error { message },
                     };
-                    let _ = reply.try_send(response);
+                    answer = Some((reply, response));
                 }
                 Some(Input::Control { request, reply }) => {
-                    let response = node.handle_request(now, request);
-                    let _ = reply.try_send(response);
+                    answer = Some((reply, node.handle_request(now, request)));
                 }
                 Some(Input::Signal(async_signal::Signal::Hup)) => {
                     log::info!("signal: SIGHUP, reloading {}", self.config_path);
@@ -416,6 +418,9 @@ impl Daemon {
                 node.handle_timeout(now);
             }
             self.drain(node, now, state_dir);
+            if let Some((reply, response)) = answer {
+                let _ = reply.try_send(response);
+            }
             if let Some(watchdog) = &mut self.watchdog {
                 watchdog.tick(now, node.watchdog_may_feed(now));
             }

@@ -7,8 +7,9 @@
 //! of [`check::convergence_bound`].
 
 use super::{AgentModel, FenceBehaviour, LinkModel, Sim, check};
+use crate::cib::Role;
 use crate::config;
-use crate::ctl::proto::{NodeRole, Request};
+use crate::ctl::proto::{NodeRole, Request, Response};
 use crate::rng::Rng;
 use crate::time::{Duration, Instant};
 
@@ -26,6 +27,72 @@ pub struct Outcome {
     pub simulated: Duration,
     /// [`Sim::digest`] at the end: equal for two runs of one seed.
     pub digest: u64,
+    /// Operator changes a DC answered "done" that the converged cluster
+    /// no longer holds ([`Acked`]); measured, not yet an invariant.
+    pub lost_acks: Vec<String>,
+}
+
+/// Changes an operator was told a DC made (a node's role, a resource's
+/// target role), each the last asked of its object: after the faults, the
+/// converged DC's state should still hold them. Only counted in histories
+/// that keep persisted state (a node that loses its disk loses what it
+/// alone had) and only for objects no later request touched (one
+/// submitted through a member may be applied after, or never).
+#[derive(Default)]
+struct Acked(std::collections::BTreeMap<String, Option<String>>);
+
+impl Acked {
+    fn object(request: &Request) -> Option<(String, String)> {
+        match request {
+            Request::NodeRole { node, role } => {
+                let role = match role {
+                    NodeRole::Standby => Role::Standby,
+                    NodeRole::Maintenance => Role::Maintenance,
+                    NodeRole::Online | NodeRole::Ready => Role::Online,
+                };
+                Some((format!("role of {node}"), format!("{role:?}")))
+            }
+            Request::TargetRole { resource, started } => Some((
+                format!("target role of {resource}"),
+                format!("{:?}", Some(*started)),
+            )),
+            _ => None,
+        }
+    }
+
+    fn note(&mut self, request: &Request, response: Option<&Response>) {
+        let Some((object, value)) = Acked::object(request) else {
+            return;
+        };
+        match response {
+            Some(Response::Ok { message }) if message.starts_with("submitted") => {
+                self.0.insert(object, None);
+            }
+            Some(Response::Ok { .. }) => {
+                self.0.insert(object, Some(value));
+            }
+            _ => {}
+        }
+    }
+
+    fn lost(&self, cib: &crate::cib::Cib) -> Vec<String> {
+        let now = |object: &str| -> String {
+            if let Some(node) = object.strip_prefix("role of ") {
+                format!("{:?}", cib.role(node))
+            } else {
+                let r = object.strip_prefix("target role of ").unwrap_or(object);
+                format!("{:?}", cib.target_roles.get(r))
+            }
+        };
+        self.0
+            .iter()
+            .filter_map(|(object, want)| {
+                let want = want.as_ref()?;
+                let have = now(object);
+                (*want != have).then(|| format!("{object}: told {want}, now {have}"))
+            })
+            .collect()
+    }
 }
 
 /// A random cluster config, as ha.toml text; with `big`, 1 in 100 has 8 to
@@ -293,6 +360,7 @@ pub fn run_with(seed: u64, fault_time: Duration, extras: Extras) -> Outcome {
     // are those the seed drew before requests existed.
     let mut ops = rng.clone().fork();
     let operator = extras.operator && ops.chance(0.5);
+    let mut acked = Acked::default();
     sim.start_all();
     let n = sim.nodes.len();
     let faults_end = Instant::ZERO + Duration::from_secs(3) + fault_time;
@@ -308,7 +376,9 @@ pub fn run_with(seed: u64, fault_time: Duration, extras: Extras) -> Outcome {
             let at = ops.below(n as u64) as usize;
             let request = operator_request(&sim.config, &mut ops);
             let what = format!("{request:?}");
-            match sim.request(at, request) {
+            let response = sim.request(at, request.clone());
+            acked.note(&request, response.as_ref());
+            match response {
                 Some(response) => {
                     sim.note(format!("operator on n{}: {what} -> {response:?}", at + 1))
                 }
@@ -391,9 +461,32 @@ pub fn run_with(seed: u64, fault_time: Duration, extras: Extras) -> Outcome {
     } else {
         None
     };
+    let lost_acks = match (&failure, sim.dc()) {
+        (None, Some(dc)) if sim.keep_persisted => sim.nodes[dc]
+            .node
+            .as_ref()
+            .map(|n| {
+                let q = &sim.config.quorum;
+                let kind = if q.two_node {
+                    "two_node"
+                } else if q.last_man_standing {
+                    "last_man_standing"
+                } else {
+                    "majority"
+                };
+                acked
+                    .lost(n.cib())
+                    .into_iter()
+                    .map(|l| format!("{l} ({kind})"))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     Outcome {
         seed,
         failure,
+        lost_acks,
         steps: sim.steps,
         sealed: sim.sealed,
         opened: sim.opened,
