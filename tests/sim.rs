@@ -615,6 +615,56 @@ fn a_paused_dc_does_not_answer_done_for_a_change_it_cannot_keep() {
 }
 
 #[test]
+fn a_new_dc_adopts_a_members_newer_state_before_changing_its_own() {
+    // Goal: a change an operator was told was made survives a DC change
+    // even when the new DC and some members had missed it: the new DC
+    // takes the newest state among its members before it changes anything
+    // (pacemaker's new DC syncs the CIB from the node with the newest).
+    // Before, the new DC adopted the first newer copy pushed to it and
+    // bumped it, and the member with the change then held a copy with the
+    // same or a lower key, never adopted (seed 12813020096918910864).
+    // Method: n1 (DC) is cut off; n2 becomes DC of n2 and n3; n2's packets
+    // to n3 are cut and n2, still DC for a moment, puts n3 in maintenance
+    // (only n2 has it); all three are cut apart, then healed at once, and
+    // n1 becomes DC with the oldest copy, n3 holding a newer one and n2
+    // the newest. Twenty seeds, since which copy reaches n1 first depends
+    // on timing.
+    for seed in 1..=20 {
+        let mut s = sim(&cluster(3, "", "", ONE), seed);
+        settle(&mut s);
+        assert_eq!(s.dc(), Some(0), "{}", s.report("set-up: n1 not DC"));
+        s.partition(&[&[0], &[1, 2]]);
+        s.run_for(Duration::from_secs(3));
+        assert_eq!(s.dc(), Some(1), "{}", s.report("set-up: n2 not DC"));
+        s.set_reach(&[1], &[2], false);
+        let asked = Request::NodeRole {
+            node: "n3".to_string(),
+            role: NodeRole::Maintenance,
+        };
+        let response = s.request(1, asked).expect("n2 is up");
+        assert!(
+            matches!(&response, Response::Ok { message } if message == "node n3 is now maintenance"),
+            "{}",
+            s.report(&format!("set-up: {response:?}"))
+        );
+        s.partition(&[&[0], &[1], &[2]]);
+        s.run_for(Duration::from_secs(3));
+        s.heal();
+        s.run_for(Duration::from_secs(5));
+        settle(&mut s);
+        assert_ok(&s);
+        assert_eq!(s.dc(), Some(0), "{}", s.report("set-up: n1 not DC again"));
+        let dc = s.nodes[0].node.as_ref().expect("n1 is up");
+        assert_eq!(
+            dc.cib().role("n3"),
+            ha::cib::Role::Maintenance,
+            "{}",
+            s.report(&format!("seed {seed}: the change was lost"))
+        );
+    }
+}
+
+#[test]
 fn node_restarting_faster_than_the_timeout() {
     // Goal: a node that crashes and is back before the others notice comes
     // back with a new incarnation; its old resources are gone and the DC

@@ -61,6 +61,7 @@ impl Node {
             cib_sent: BTreeMap::new(),
             sent: BTreeMap::new(),
             resend: BTreeSet::new(),
+            synced: false,
         });
         // Confirmed off between reigns: resolved like a fence result now.
         for id in off {
@@ -78,6 +79,34 @@ impl Node {
             log::Level::Info,
             format!("dc: taking over view={}", self.view),
         );
+    }
+
+    /// Whether this reign's DC holds the newest state among its members:
+    /// every member not counted gone has reported, and none has a copy
+    /// with a higher key. Until then the DC changes nothing in the state
+    /// (`bump`, `on_report`, `handle_request`, no plan), and a member
+    /// with a newer copy pushes it (the DC's commands carry the key the
+    /// reign began with). Pacemaker's new DC likewise syncs the CIB from
+    /// the node with the newest before it changes anything. Before, the
+    /// DC bumped the epoch at once (nodes lost, reports taken), and a
+    /// member's newer copy, holding a change an operator was told was
+    /// made, had the lower key and was never adopted (seed
+    /// 12813020096918910864). Stays true for the rest of the reign.
+    pub(super) fn synced(&mut self) -> bool {
+        let key = self.cib.key();
+        let Some(r) = self.reign.as_mut() else {
+            return false;
+        };
+        if !r.synced {
+            // A member to be fenced through its own watchdog gets no
+            // commands, so it would never push: it is not waited for.
+            r.synced = r.members.iter().all(|m| {
+                r.gone.contains(m)
+                    || r.unclean.get(m).is_some_and(|u| u.force)
+                    || r.reports.get(m).is_some_and(|i| i.cib_key <= key)
+            });
+        }
+        r.synced
     }
 
     /// A fence device confirmed `id` off and it was not heard alive after
@@ -191,13 +220,20 @@ impl Node {
             reign.resend.insert(from);
             return;
         }
-        self.reports_taken += 1;
-        info.seq = r.seq;
         info.probed = r.probed;
         info.leaving = r.leaving;
         info.hash = r.config_hash;
         info.cib_key = r.cib_key;
         info.states = r.states.iter().cloned().collect();
+        if !self.synced() {
+            // Kept unacknowledged: the member sends it again, and its
+            // failures and requests are taken once the state is synced.
+            return;
+        }
+        let reign = self.reign.as_mut().expect("checked above");
+        let info = reign.reports.get_mut(&from).expect("inserted above");
+        self.reports_taken += 1;
+        info.seq = r.seq;
         let name = self.node_name(from);
         let mut changed = false;
         let mut stop_failed = false;
@@ -394,7 +430,7 @@ impl Node {
                 .iter()
                 .all(|m| r.gone.contains(m) || r.reports.get(m).is_some_and(|i| i.probed))
         });
-        if ready {
+        if ready && self.synced() {
             self.plan_if_changed(now);
         }
         // A node counted `gone` (fenced, waited out) that reports again as

@@ -245,6 +245,10 @@ struct Reign {
     sent: BTreeMap<NodeId, (Command, Instant)>,
     /// Members whose last command must go again (a repeated report).
     resend: BTreeSet<NodeId>,
+    /// Whether the DC has the newest state among its members (see
+    /// `Node::synced`). Until then it changes nothing in the state: no
+    /// epoch bump, no request or failure taken, no plan.
+    synced: bool,
 }
 
 /// One node's view of the cluster. Performs no I/O.
@@ -811,7 +815,13 @@ impl Node {
     }
 
     fn bump(&mut self) {
-        self.cib.bump(self.view, self.qs.quorate);
+        // While a new DC syncs, its key stays where the reign began, so a
+        // member holding a newer copy still sees it behind and pushes that
+        // copy (see `synced`); what changed meanwhile is only where things
+        // run, which a merge keeps.
+        if self.reign.as_ref().is_none_or(|r| r.synced) {
+            self.cib.bump(self.view, self.qs.quorate);
+        }
         self.persist = Some(self.cib.encode(self.now));
     }
 }

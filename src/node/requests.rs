@@ -303,7 +303,9 @@ impl Node {
         if let Err(message) = self.validate_request(&request) {
             return Response::Error { message };
         }
-        let response = if self.reign.is_some() {
+        // A DC still syncing (see `synced`) takes its own requests as a
+        // member's: queued, and applied once it has the newest state.
+        let response = if self.reign.is_some() && self.synced() {
             match self.apply_request(now, request) {
                 Ok(message) => Response::Ok { message },
                 Err(message) => Response::Error { message },
