@@ -81,6 +81,35 @@ impl Node {
         );
     }
 
+    /// Sends the state to every member now, after an operator's change,
+    /// so that the change has left the DC by the time the answer "done"
+    /// is read (the usual path waits for the next tick, and for 500 ms
+    /// after the last copy sent to a member). A partition or crash right
+    /// after the answer otherwise left the change on the DC alone, and the
+    /// others went on without it (docs/simulator.md, "Lost acknowledged
+    /// changes").
+    pub(super) fn push_state(&mut self, now: Instant) {
+        let Some(r) = self.reign.as_ref() else {
+            return;
+        };
+        let to: Vec<NodeId> = r
+            .members
+            .iter()
+            .copied()
+            .filter(|m| *m != self.local)
+            .collect();
+        if to.is_empty() {
+            return;
+        }
+        let bytes = self.cib.encode(now);
+        for m in to {
+            if let Some(r) = self.reign.as_mut() {
+                r.cib_sent.insert(m, now);
+            }
+            self.send_msg(now, m, &Msg::Cib(bytes.clone()));
+        }
+    }
+
     /// Whether this reign's DC holds the newest state among its members:
     /// every member not counted gone has reported, and none has a copy
     /// with a higher key. Until then the DC changes nothing in the state

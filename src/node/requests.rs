@@ -307,7 +307,10 @@ impl Node {
         // member's: queued, and applied once it has the newest state.
         let response = if self.reign.is_some() && self.synced() {
             match self.apply_request(now, request) {
-                Ok(message) => Response::Ok { message },
+                Ok(message) => {
+                    self.push_state(now);
+                    Response::Ok { message }
+                }
                 Err(message) => Response::Error { message },
             }
         } else if !self.qs.quorate {
