@@ -817,8 +817,8 @@ impl Node {
     fn bump(&mut self) {
         // While a new DC syncs, its key stays where the reign began, so a
         // member holding a newer copy still sees it behind and pushes that
-        // copy (see `synced`); what changed meanwhile is only where things
-        // run, which a merge keeps.
+        // copy (see `synced`); what changed meanwhile is where things run,
+        // which a merge keeps, and what lapsed, which lapses again.
         if self.reign.as_ref().is_none_or(|r| r.synced) {
             self.cib.bump(self.view, self.qs.quorate);
         }

@@ -39,10 +39,24 @@ pub struct Outcome {
 /// alone had) and only for objects no later request touched (one
 /// submitted through a member may be applied after, or never).
 #[derive(Default)]
-struct Acked(std::collections::BTreeMap<String, Option<String>>);
+struct Acked(std::collections::BTreeMap<Changed, Option<Value>>);
+
+/// What an operator's change was about.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Changed {
+    RoleOf(String),
+    TargetRoleOf(String),
+}
+
+/// The value an operator asked for: a node role, or a target role.
+#[derive(Debug, PartialEq)]
+enum Value {
+    Role(Role),
+    Started(Option<bool>),
+}
 
 impl Acked {
-    fn object(request: &Request) -> Option<(String, String)> {
+    fn asked(request: &Request) -> Option<(Changed, Value)> {
         match request {
             Request::NodeRole { node, role } => {
                 let role = match role {
@@ -50,46 +64,41 @@ impl Acked {
                     NodeRole::Maintenance => Role::Maintenance,
                     NodeRole::Online | NodeRole::Ready => Role::Online,
                 };
-                Some((format!("role of {node}"), format!("{role:?}")))
+                Some((Changed::RoleOf(node.clone()), Value::Role(role)))
             }
             Request::TargetRole { resource, started } => Some((
-                format!("target role of {resource}"),
-                format!("{:?}", Some(*started)),
+                Changed::TargetRoleOf(resource.clone()),
+                Value::Started(Some(*started)),
             )),
             _ => None,
         }
     }
 
     fn note(&mut self, request: &Request, response: Option<&Response>) {
-        let Some((object, value)) = Acked::object(request) else {
+        let Some((changed, value)) = Acked::asked(request) else {
             return;
         };
         match response {
             Some(Response::Ok { message }) if message.starts_with("submitted") => {
-                self.0.insert(object, None);
+                self.0.insert(changed, None);
             }
             Some(Response::Ok { .. }) => {
-                self.0.insert(object, Some(value));
+                self.0.insert(changed, Some(value));
             }
             _ => {}
         }
     }
 
     fn lost(&self, cib: &crate::cib::Cib) -> Vec<String> {
-        let now = |object: &str| -> String {
-            if let Some(node) = object.strip_prefix("role of ") {
-                format!("{:?}", cib.role(node))
-            } else {
-                let r = object.strip_prefix("target role of ").unwrap_or(object);
-                format!("{:?}", cib.target_roles.get(r))
-            }
-        };
         self.0
             .iter()
-            .filter_map(|(object, want)| {
+            .filter_map(|(changed, want)| {
                 let want = want.as_ref()?;
-                let have = now(object);
-                (*want != have).then(|| format!("{object}: told {want}, now {have}"))
+                let have = match changed {
+                    Changed::RoleOf(node) => Value::Role(cib.role(node)),
+                    Changed::TargetRoleOf(r) => Value::Started(cib.target_roles.get(r).copied()),
+                };
+                (*want != have).then(|| format!("{changed:?}: told {want:?}, now {have:?}"))
             })
             .collect()
     }
