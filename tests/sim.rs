@@ -718,27 +718,7 @@ fn a_fence_landing_after_the_node_rejoined_still_counts() {
     // powered off). Method: the vip prefers n3; n3 freezes for 3 s (lost,
     // fencing starts, the device takes 4 s), resumes and rejoins; the
     // power-off lands.
-    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
-    let text = cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}"));
-    let mut s = sim(&text, 24);
-    s.fence = FenceBehaviour::Works { latency_ms: 4000 };
-    s.reboot_after = None;
-    settle(&mut s);
-    assert_eq!(holder(&s, "ip"), 2);
-    s.pause(2, Duration::from_secs(3));
-    while lines(&s, "fence device powers off n3") == 0 {
-        s.run_for(Duration::from_millis(10));
-        assert!(
-            s.now.as_millis() < 60_000,
-            "{}",
-            s.report("n3 never fenced")
-        );
-    }
-    assert!(
-        rejoined_before("resume n3", &s),
-        "{}",
-        s.report("set-up: n3 not back as a member when the fence landed")
-    );
+    let mut s = n3_rejoins_before_its_fence_lands(None);
     assert_eq!(lines(&s, "fenced: target=n3"), 1, "{}", s.report("set-up"));
     vip_back_at_once(&mut s);
     settle(&mut s);
@@ -762,29 +742,12 @@ fn a_heartbeat_in_flight_when_the_fence_lands_is_no_sign_of_life() {
     // packet from n3 taking 80 ms (heartbeats go every 100 ms), so one is
     // nearly always on its way when the power-off lands; then n2 freezes
     // for 2 s, so n1 loses quorum, and a new reign begins when n2 is back.
-    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
-    let text = cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}"));
-    let mut s = sim(&text, 24);
-    s.fence = FenceBehaviour::Works { latency_ms: 4000 };
-    s.reboot_after = None;
-    for link in s.links.iter_mut() {
-        for to in link[2].iter_mut().flatten() {
-            *to = LinkModel {
-                delay_ms: 80,
-                jitter_ms: 0,
-                ..LinkModel::default()
-            };
-        }
-    }
-    settle(&mut s);
-    assert_eq!(holder(&s, "ip"), 2);
-    s.pause(2, Duration::from_secs(3));
-    run_until_logged(&mut s, "fence device powers off n3", "n3 never fenced");
-    assert!(
-        rejoined_before("resume n3", &s),
-        "{}",
-        s.report("set-up: n3 not back as a member when the fence landed")
-    );
+    let slow = LinkModel {
+        delay_ms: 80,
+        jitter_ms: 0,
+        ..LinkModel::default()
+    };
+    let mut s = n3_rejoins_before_its_fence_lands(Some(slow));
     run_until_logged(&mut s, "peer left cleanly: peer=n3", "n3 never lost");
     s.pause(1, Duration::from_secs(2));
     s.run_for(Duration::from_secs(6));
@@ -802,6 +765,35 @@ fn a_heartbeat_in_flight_when_the_fence_lands_is_no_sign_of_life() {
         "{}",
         s.report("fenced twice")
     );
+}
+
+/// The vip prefers n3; n3 freezes for 3 s (lost, fencing starts, the
+/// device takes 4 s), resumes and rejoins; runs until the power-off lands
+/// and checks n3 was a member again by then. `from_n3`: how n3's packets
+/// travel.
+fn n3_rejoins_before_its_fence_lands(from_n3: Option<LinkModel>) -> Sim {
+    let prefer = "[[location]]\nresource = \"ip\"\nnode = \"n3\"\nscore = 100\n";
+    let text = cluster(3, "", &devices(3, "0s"), &format!("{ONE}{prefer}"));
+    let mut s = sim(&text, 24);
+    s.fence = FenceBehaviour::Works { latency_ms: 4000 };
+    s.reboot_after = None;
+    if let Some(model) = from_n3 {
+        for link in s.links.iter_mut() {
+            for to in link[2].iter_mut().flatten() {
+                *to = model;
+            }
+        }
+    }
+    settle(&mut s);
+    assert_eq!(holder(&s, "ip"), 2);
+    s.pause(2, Duration::from_secs(3));
+    run_until_logged(&mut s, "fence device powers off n3", "n3 never fenced");
+    assert!(
+        rejoined_before("resume n3", &s),
+        "{}",
+        s.report("set-up: n3 not back as a member when the fence landed")
+    );
+    s
 }
 
 /// Runs until the vip runs somewhere again: within 500 ms of now (a
