@@ -551,16 +551,23 @@ fn non_transitive_partition() {
     settle(&mut s);
 }
 
-#[test]
-fn paused_dc_wakes_up() {
-    // Goal: a DC frozen for longer than the heartbeat timeout (but shorter
-    // than its watchdog) wakes with stale timers; it must not act on its
-    // stale view. Watchdog-only fencing, so the others wait it out.
+/// Three nodes with watchdog-only fencing (6 s); the DC, returned,
+/// freezes for 4 s from now.
+fn dc_frozen_for_4s() -> (Sim, usize) {
     let wd = "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"6s\"\n";
     let mut s = sim(&cluster(3, "", wd, ONE), 8);
     settle(&mut s);
     let dc = s.dc().expect("dc");
     s.pause(dc, Duration::from_secs(4));
+    (s, dc)
+}
+
+#[test]
+fn paused_dc_wakes_up() {
+    // Goal: a DC frozen for longer than the heartbeat timeout (but shorter
+    // than its watchdog) wakes with stale timers; it must not act on its
+    // stale view. Watchdog-only fencing, so the others wait it out.
+    let (mut s, _) = dc_frozen_for_4s();
     s.run_for(Duration::from_secs(30));
     assert_ok(&s);
     settle(&mut s);
@@ -578,11 +585,7 @@ fn a_paused_dc_does_not_answer_done_for_a_change_it_cannot_keep() {
     // that was lost (found by the simulator's count of lost acknowledged
     // changes, seed 5960738862814670952). Method: the DC freezes for 4 s;
     // 2 s in, the operator asks it to put n3 in maintenance.
-    let wd = "[watchdog]\ndevice = \"/dev/watchdog\"\ntimeout = \"6s\"\n";
-    let mut s = sim(&cluster(3, "", wd, ONE), 8);
-    settle(&mut s);
-    let dc = s.dc().expect("dc");
-    s.pause(dc, Duration::from_secs(4));
+    let (mut s, dc) = dc_frozen_for_4s();
     s.run_for(Duration::from_secs(2));
     assert!(
         s.dc().is_some_and(|d| d != dc),
